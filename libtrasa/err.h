@@ -1,0 +1,51 @@
+/* err.h: the error codes every libtrasa function returns. */
+#ifndef TRASA_ERR_H
+#define TRASA_ERR_H
+
+/*
+ * Library functions return 0 on success or one of these negative codes.
+ * trasa_strerror() gives the text. Outputs are set only on success.
+ */
+enum trasa_err {
+	TRASA_OK = 0,
+	TRASA_ERR_INTERNAL = -1,
+	TRASA_ERR_ALLOC = -2,
+	TRASA_ERR_TRUNCATED = -3,
+	TRASA_ERR_TOO_LONG = -4,
+	TRASA_ERR_TRAILING = -5,
+	TRASA_ERR_FORMAT = -6,
+	TRASA_ERR_STRING_NUL = -7,
+	TRASA_ERR_KEY_TYPE = -8,
+	TRASA_ERR_KEY_TOO_SMALL = -9,
+	TRASA_ERR_BAD_KEY = -10,
+	TRASA_ERR_SIG_ALG = -11,
+	TRASA_ERR_BAD_SIGNATURE = -12,
+	TRASA_ERR_CERT_TYPE = -13,
+	TRASA_ERR_EXPIRED = -14,
+	TRASA_ERR_NOT_YET_VALID = -15,
+	TRASA_ERR_UNKNOWN_CA = -16,
+	TRASA_ERR_PRINCIPAL = -17,
+	TRASA_ERR_NO_PRINCIPALS = -18,
+	TRASA_ERR_CRITICAL_OPTION = -19,
+	TRASA_ERR_REVOKED = -20,
+	TRASA_ERR_CA_IS_CERT = -21,
+	TRASA_ERR_NOT_CERT = -22,
+	TRASA_ERR_IO = -23,
+	TRASA_ERR_FILE_PERM = -24,
+	TRASA_ERR_INVALID_ARG = -25,
+	TRASA_ERR_ENCRYPTED = -26,
+	TRASA_ERR_PASSPHRASE = -27,
+	TRASA_ERR_OPTION_ORDER = -28,
+	TRASA_ERR_SOURCE_ADDRESS = -29,
+	TRASA_ERR_KEY_MISMATCH = -30,
+	TRASA_ERR_CRYPTO = -31,
+	TRASA_ERR_EXISTS = -32,
+	TRASA_ERR_TOO_MANY = -33,
+	TRASA_ERR_BAD_VALIDITY = -34,
+	TRASA_ERR_UNSUPPORTED = -35,
+	TRASA_ERR_NOT_FOUND = -36,
+};
+
+const char *trasa_strerror(int err);
+
+#endif
