@@ -244,20 +244,19 @@ tbuf_get_mpint_direct(struct tbuf *b, const uint8_t **p, size_t *len,
 	size_t n, save = b->off;
 	int e;
 
-	if ((e = tbuf_get_string_direct(b, &d, &n, cap == 0 ? 0 : cap + 1)) != 0)
+	if (cap == 0)
+		cap = TBUF_MAX_MPINT;
+	/* As OpenSSH: one extra byte for the sign pad, leading zeros trimmed. */
+	if ((e = tbuf_get_string_direct(b, &d, &n, cap + 1)) != 0)
 		return e;
 	e = TRASA_ERR_FORMAT;
 	if (n > 0 && (d[0] & 0x80) != 0)
 		goto fail; /* negative */
-	if (n > 1 && d[0] == 0 && (d[1] & 0x80) == 0)
-		goto fail; /* needless leading zero */
-	if (n == 1 && d[0] == 0)
-		goto fail; /* zero is the empty string */
-	if (n > 0 && d[0] == 0) {
+	while (n > 0 && d[0] == 0) {
 		d++;
 		n--;
 	}
-	if (cap != 0 && n > cap) {
+	if (n > cap) {
 		e = TRASA_ERR_TOO_LONG;
 		goto fail;
 	}

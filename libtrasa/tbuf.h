@@ -17,6 +17,8 @@
 /* Largest buffer we ever grow to, and the default cap for one string. */
 #define TBUF_MAX_SIZE (16u * 1024 * 1024)
 #define TBUF_MAX_STRING (256u * 1024)
+/* Largest mpint magnitude: 16384 bits, as OpenSSH. */
+#define TBUF_MAX_MPINT (16384u / 8)
 
 struct tbuf;
 
@@ -49,8 +51,9 @@ int tbuf_get_cstring(struct tbuf *b, char **s, size_t cap);
 /* A string as a read-only view into this buffer, for nested sections. */
 int tbuf_get_sub(struct tbuf *b, struct tbuf **sub, size_t cap);
 /*
- * A non-negative mpint: pointer to its magnitude without the sign-padding
- * zero. Negative values and non-minimal encodings are refused.
+ * A non-negative mpint: pointer to its magnitude with leading zeros
+ * trimmed (as OpenSSH's sshbuf_get_bignum2_bytes_direct). Negative values
+ * are refused; cap (0: TBUF_MAX_MPINT) bounds the magnitude's bytes.
  */
 int tbuf_get_mpint_direct(struct tbuf *b, const uint8_t **p, size_t *len,
     size_t cap);

@@ -1,0 +1,301 @@
+#!/bin/bash
+# make_corpus.sh OUTDIR: seed corpora for the fuzz harnesses, made with the
+# real ssh-keygen and openssl.
+#
+#   OUTDIR/pubkey/   .pub / authorized_keys lines and raw key/cert blobs
+#   OUTDIR/cert/     raw certificate blobs (and a few plain key blobs)
+#   OUTDIR/krl/      binary KRLs: ssh-keygen -k with every section type,
+#                    plus extension and signature sections built here
+#   OUTDIR/privkey/  private keys: openssh-key-v1, PKCS#8 (plain and
+#                    encrypted with passphrase "x"), traditional PEM
+#
+# Uses SSH_KEYGEN and OPENSSL from the environment when set.
+set -eu
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 OUTDIR" >&2
+	exit 2
+fi
+out=$1
+keygen=${SSH_KEYGEN:-ssh-keygen}
+openssl=${OPENSSL:-openssl}
+
+mkdir -p "$out/pubkey" "$out/cert" "$out/krl" "$out/privkey"
+work=$(mktemp -d "${TMPDIR:-/tmp}/trasa-corpus.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# The key and CA that fuzz_krl.c checks against every KRL (keep in sync).
+fixed_ca='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm1ZRcvmY5mBqpBe2POkmqHLP6kb6mo32quzlBmlDQt fuzz-ca'
+fixed_user='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkPxNeJlSl0i/9VmHHk/el9HMAX1C+0eRHYnufT/6+l fuzz-user'
+fixed_serial=42
+fixed_id=fuzz-id
+
+# The policy fuzz_cert.c judges with (keep in sync): principal "fuzz",
+# "now" inside this window, client address in 192.0.2.0/24.
+validity=20200101:20400101
+
+kg() {
+	"$keygen" -q "$@" </dev/null >/dev/null
+}
+
+# blob FILE.pub: the raw wire blob of the key or certificate in FILE.pub.
+blob() {
+	awk '{ print $2 }' "$1" | base64 -d
+}
+
+# --------------------------------------------------------------- keys
+types="ed25519 ecdsa-256 ecdsa-384 ecdsa-521 rsa-2048 rsa-3072"
+for t in $types; do
+	case $t in
+	*-*) kg -t "${t%-*}" -b "${t#*-}" -N '' -C "seed $t" -f "$work/$t" ;;
+	*) kg -t "$t" -N '' -C "seed $t" -f "$work/$t" ;;
+	esac
+done
+# Types libtrasa refuses, as negative seeds.
+kg -t rsa -b 1024 -N '' -C small -f "$work/rsa-1024"
+kg -t dsa -N '' -C dsa -f "$work/dsa" 2>/dev/null || true
+
+for f in "$work"/*.pub; do
+	n=$(basename "$f" .pub)
+	cp "$f" "$out/pubkey/$n.pub"
+	blob "$f" >"$out/pubkey/$n.blob"
+done
+blob "$work/ed25519.pub" >"$out/cert/plain-ed25519.blob"
+blob "$work/rsa-2048.pub" >"$out/cert/plain-rsa-2048.blob"
+# authorized_keys-style variants.
+{
+	printf 'restrict,command="true" '
+	cat "$work/ed25519.pub"
+} >"$out/pubkey/options.pub"
+awk '{ printf "%s %s\n", $1, $2 }' "$work/ecdsa-256.pub" \
+    >"$out/pubkey/nocomment.pub"
+awk '{ printf "%s\t%s  a comment with spaces\n", $1, $2 }' \
+    "$work/rsa-2048.pub" >"$out/pubkey/tabs.pub"
+printf '%s\n%s\n' "$fixed_ca" "$fixed_user" >"$out/pubkey/fixed.pub"
+
+# --------------------------------------------------------------- certificates
+# cert NAME CA SUBJECT ARGS...: sign SUBJECT.pub with CA, copy text and blob.
+cert() {
+	local name=$1 ca=$2 subj=$3
+	shift 3
+	cp "$work/$subj.pub" "$work/c-$name.pub"
+	kg -s "$work/$ca" -I "id-$name" -z 7 "$@" "$work/c-$name.pub"
+	cp "$work/c-$name-cert.pub" "$out/pubkey/cert-$name.pub"
+	blob "$work/c-$name-cert.pub" >"$out/pubkey/cert-$name.blob"
+	blob "$work/c-$name-cert.pub" >"$out/cert/$name.blob"
+}
+
+cas="ed25519 ecdsa-256 ecdsa-384 ecdsa-521 rsa-2048"
+for ca in $cas; do
+	for subj in $types; do
+		cert "u-$ca-$subj" "$ca" "$subj" -n fuzz -V "$validity"
+	done
+	cert "h-$ca" "$ca" ed25519 -h -n fuzz,host.example.com -V "$validity"
+done
+for alg in rsa-sha2-256 rsa-sha2-512 ssh-rsa; do
+	cert "alg-$alg" rsa-2048 ed25519 -t "$alg" -n fuzz -V "$validity"
+done
+cert rsa3072-ca rsa-3072 ecdsa-256 -n fuzz -V "$validity"
+cert opts ed25519 ed25519 -n fuzz,other -V "$validity" \
+    -O force-command=/bin/true -O source-address=192.0.2.0/24,::1/128
+cert opts-no ecdsa-256 rsa-2048 -n fuzz -V "$validity" -O clear \
+    -O permit-pty -O no-touch-required
+cert opts-crit ed25519 ecdsa-384 -n fuzz -V "$validity" \
+    -O critical:unknown@example.com=yes -O extension:ext@example.com=v \
+    -O extension:flag@example.com
+cert opts-verify ed25519 ed25519 -n fuzz -V "$validity" -O verify-required
+cert bad-source ed25519 ed25519 -n fuzz -V "$validity" \
+    -O source-address=198.51.100.0/24
+cert noprinc ed25519 ed25519 -V "$validity"
+cert manyprinc ed25519 ed25519 -V "$validity" \
+    -n "$(seq -s, -f 'p%g' 1 40),fuzz"
+cert expired ed25519 ed25519 -n fuzz -V 20000101:20010101
+cert future ed25519 ed25519 -n fuzz -V 20990101:21000101
+cert forever ed25519 ed25519 -n fuzz
+cert wrongname ed25519 ed25519 -n someone -V "$validity"
+cert host-crit ed25519 ed25519 -h -n fuzz -V "$validity" \
+    -O critical:unknown@example.com
+# A certificate whose CA is itself a certificate is not something
+# ssh-keygen writes; the harnesses get there by mutation.
+
+# --------------------------------------------------------------- KRLs
+printf '%s\n' "$fixed_ca" >"$work/fixed-ca.pub"
+printf '%s\n' "$fixed_user" >"$work/fixed-user.pub"
+
+# krl NAME [ssh-keygen args] SPECFILE...
+krl() {
+	local name=$1
+	shift
+	kg -k -f "$out/krl/$name.krl" "$@"
+}
+spec() {
+	printf '%s\n' "$@" >"$work/spec"
+}
+
+spec "serial: $fixed_serial" "serial: 1000" "serial: 123456789"
+krl serial-list -s "$work/fixed-ca.pub" -z 1 "$work/spec"
+spec "serial: 10-2000" "serial: 5000-5001"
+krl serial-range -s "$work/fixed-ca.pub" -z 2 "$work/spec"
+spec $(for i in $(seq 1 2 199); do printf 'serial:%d ' "$i"; done | \
+    sed 's/serial:/serial: /g; s/ $//' | tr ' ' '\n' | paste -d' ' - -)
+krl serial-bitmap -s "$work/fixed-ca.pub" "$work/spec"
+spec "id: $fixed_id" "id: another id"
+krl key-id -s "$work/fixed-ca.pub" "$work/spec"
+spec "id: $fixed_id"
+krl key-id-anyca "$work/spec"
+spec "key: $fixed_user" "key: $(cat "$work/rsa-2048.pub")"
+krl explicit "$work/spec"
+spec "sha1: $fixed_user" "sha1: $(cat "$work/ecdsa-256.pub")"
+krl sha1 "$work/spec"
+spec "sha256: $fixed_user" "hash: $("$keygen" -lf "$work/ed25519.pub" | \
+    awk '{ print $2 }')"
+krl sha256 "$work/spec"
+krl plainkeys "$work/ecdsa-384.pub" "$work/rsa-3072.pub"
+krl certfile -s "$work/ed25519.pub" "$work/c-opts-cert.pub"
+krl empty /dev/null
+spec "serial: $fixed_serial" "serial: 300-400" "id: $fixed_id" \
+    "key: $fixed_user" "sha1: $(cat "$work/ed25519.pub")" \
+    "sha256: $(cat "$work/ecdsa-521.pub")" \
+    $(for i in $(seq 2000 3 2300); do printf 'serial:_%d ' "$i"; done | \
+    sed 's/_/ /g; s/ $//' | tr ' ' '\n' | paste -d' ' - -)
+krl everything -s "$work/fixed-ca.pub" -z 99 "$work/spec"
+cp "$out/krl/everything.krl" "$work/upd.krl"
+spec "serial: 77"
+kg -k -u -f "$work/upd.krl" -s "$work/ecdsa-256.pub" "$work/spec"
+cp "$work/upd.krl" "$out/krl/updated.krl"
+
+# Sections ssh-keygen never writes (extensions, signatures), built here.
+# Ed25519 signing key through openssl; ECDSA and RSA keys from ssh-keygen
+# converted to PKCS#8.
+"$openssl" genpkey -algorithm ed25519 -out "$work/krlsign-ed25519.pem" 2>/dev/null
+"$openssl" pkey -in "$work/krlsign-ed25519.pem" -pubout -outform DER \
+    2>/dev/null | tail -c 32 >"$work/krlsign-ed25519.raw"
+for t in ecdsa-256 rsa-2048; do
+	cp "$work/$t" "$work/krlsign-$t"
+	kg -p -m PKCS8 -N '' -P '' -f "$work/krlsign-$t"
+	blob "$work/$t.pub" >"$work/krlsign-$t.blob"
+done
+blob "$work/ed25519.pub" >"$work/ed25519.blob"
+blob "$work/fixed-ca.pub" >"$work/fixed-ca.blob"
+
+OPENSSL=$openssl WORK=$work OUT=$out/krl perl -e '
+use strict;
+use warnings;
+my ($w, $o, $ossl) = ($ENV{WORK}, $ENV{OUT}, $ENV{OPENSSL});
+sub u32 { pack("N", $_[0]) }
+sub u64 { pack("Q>", $_[0]) }
+sub str { u32(length $_[0]) . $_[0] }
+sub mpint {
+	my $v = shift;
+	$v =~ s/^\x00+//;
+	$v = "\x00" . $v if length $v && (ord($v) & 0x80);
+	return str($v);
+}
+sub slurp { local $/; open(my $f, "<", $_[0]) or die "$_[0]: $!"; binmode $f; my $d = <$f>; close $f; return $d }
+sub spit { open(my $f, ">", $_[0]) or die "$_[0]: $!"; binmode $f; print $f $_[1]; close $f }
+sub header {
+	my ($ver, $comment) = @_;
+	return u64(0x5353484b524c0a00) . u32(1) . u64($ver) . u64(1700000000) .
+	    u64(0) . str("") . str($comment);
+}
+sub section { chr($_[0]) . str($_[1]) }
+# A DER ECDSA-Sig-Value to (r, s).
+sub der_rs {
+	my $d = shift;
+	my $p = 2;
+	if (ord(substr($d, 1, 1)) & 0x80) { $p += ord(substr($d, 1, 1)) & 0x7f }
+	my @v;
+	for (1 .. 2) {
+		my $l = ord(substr($d, $p + 1, 1));
+		push @v, substr($d, $p + 2, $l);
+		$p += 2 + $l;
+	}
+	return @v;
+}
+sub sign {
+	my ($kind, $data) = @_;
+	spit("$w/tbs", $data);
+	if ($kind eq "ed25519") {
+		system("$ossl pkeyutl -sign -rawin -inkey $w/krlsign-ed25519.pem -in $w/tbs -out $w/sig") == 0 or die "sign";
+		return str(str("ssh-ed25519") . str(slurp("$w/sig")));
+	} elsif ($kind eq "ecdsa-256") {
+		system("$ossl dgst -sha256 -sign $w/krlsign-ecdsa-256 -out $w/sig $w/tbs") == 0 or die "sign";
+		my ($r, $s) = der_rs(slurp("$w/sig"));
+		return str(str("ecdsa-sha2-nistp256") . str(mpint($r) . mpint($s)));
+	} else {
+		system("$ossl dgst -sha512 -sign $w/krlsign-rsa-2048 -out $w/sig $w/tbs") == 0 or die "sign";
+		return str(str("rsa-sha2-512") . str(slurp("$w/sig")));
+	}
+}
+sub keyblob {
+	my $kind = shift;
+	return str("ssh-ed25519") . str(slurp("$w/krlsign-ed25519.raw"))
+	    if $kind eq "ed25519";
+	return slurp("$w/krlsign-$kind.blob");
+}
+# signed(body, kinds...): body followed by one signature section per key.
+sub signed {
+	my ($d, @kinds) = @_;
+	for my $k (@kinds) {
+		$d .= chr(4) . str(keyblob($k));
+		$d .= sign($k, $d);
+	}
+	return $d;
+}
+my $ca = slurp("$w/fixed-ca.blob");
+my $serials = section(0x20, u64(42) . u64(43));
+my $certs = section(1, str($ca) . str("") . $serials .
+    section(0x21, u64(100) . u64(200)) .
+    section(0x22, u64(1000) . mpint("\x01\x02\x04\x08")) .
+    section(0x23, str("fuzz-id") . str("other")));
+my $keys = section(2, str(slurp("$w/ed25519.blob")));
+my $body = header(5, "crafted") . $certs . $keys;
+spit("$o/crafted-sections.krl", $body);
+spit("$o/ext-noncrit.krl", header(6, "") .
+    section(255, str("ext\@example.com") . "\x00" . str("data")) . $certs);
+spit("$o/ext-crit.krl", header(7, "") .
+    section(255, str("ext\@example.com") . "\x01" . str("")));
+spit("$o/certext-noncrit.krl", header(8, "") . section(1, str($ca) . str("") .
+    section(0x39, str("x\@example.com") . "\x00" . str("")) . $serials));
+spit("$o/certext-crit.krl", header(9, "") . section(1, str($ca) . str("") .
+    section(0x39, str("x\@example.com") . "\x01" . str("v"))));
+spit("$o/signed-ed25519.krl", signed($body, "ed25519"));
+spit("$o/signed-ecdsa.krl", signed($body, "ecdsa-256"));
+spit("$o/signed-rsa.krl", signed(header(10, "rsa") . $keys, "rsa-2048"));
+spit("$o/signed-two.krl", signed($body, "ed25519", "ecdsa-256"));
+spit("$o/signed-empty.krl", signed(header(11, ""), "ed25519"));
+'
+
+# --------------------------------------------------------------- private keys
+for t in $types rsa-1024 dsa; do
+	[ -f "$work/$t" ] || continue
+	cp "$work/$t" "$out/privkey/openssh-$t"
+done
+# Encrypted openssh-key-v1 (libtrasa refuses it: TRASA_ERR_ENCRYPTED).
+cp "$work/ed25519" "$work/enc"
+kg -p -N x -P '' -f "$work/enc"
+cp "$work/enc" "$out/privkey/openssh-encrypted"
+# PKCS#8 and traditional PEM of the ECDSA and RSA keys by ssh-keygen.
+for t in ecdsa-256 ecdsa-384 ecdsa-521 rsa-2048; do
+	cp "$work/$t" "$work/p8-$t"
+	kg -p -m PKCS8 -N '' -P '' -f "$work/p8-$t"
+	cp "$work/p8-$t" "$out/privkey/pkcs8-$t"
+	cp "$work/$t" "$work/pem-$t"
+	kg -p -m PEM -N '' -P '' -f "$work/pem-$t"
+	cp "$work/pem-$t" "$out/privkey/pem-$t"
+done
+# Ed25519 PKCS#8 through openssl, then encrypted PKCS#8 (passphrase "x").
+"$openssl" genpkey -algorithm ed25519 -out "$out/privkey/pkcs8-ed25519" 2>/dev/null
+cp "$out/privkey/pkcs8-ed25519" "$work/p8-ed25519"
+for t in ed25519 ecdsa-256 rsa-2048; do
+	"$openssl" pkcs8 -topk8 -v2 aes-256-cbc -iter 16 -passout pass:x \
+	    -in "$work/p8-$t" -out "$out/privkey/pkcs8-enc-$t" 2>/dev/null
+done
+"$openssl" pkcs8 -topk8 -v2 aes-128-cbc -v2prf hmacWithSHA256 -iter 8 \
+    -passout pass:wrong -in "$work/p8-ecdsa-384" \
+    -out "$out/privkey/pkcs8-enc-wrongpass" 2>/dev/null
+"$openssl" pkcs8 -topk8 -scrypt -scrypt_N 1024 -scrypt_r 8 -scrypt_p 1 \
+    -passout pass:x -in "$work/p8-ed25519" \
+    -out "$out/privkey/pkcs8-enc-scrypt" 2>/dev/null
+
+exit 0

@@ -1,0 +1,199 @@
+# tests/interop/lib.sh: helpers shared by the shell tests (bash only).
+#
+# Source it, then call tmp_setup first:
+#
+#   . "$top_srcdir/tests/interop/lib.sh"
+#   tmp_setup                 # $T: a private temp dir (mode 0700)
+#
+# tmp_setup installs an EXIT trap that stops every server started with
+# start_sshd (by its own pid, never by name) and removes $T, whether the
+# test passes, fails or is interrupted. A test that needs more cleanup sets
+# CLEANUP_HOOK to the name of a function; it runs first.
+#
+#   pick_port                 # prints a free TCP port on 127.0.0.1 (high range)
+#   start_sshd CONFIG LOG     # starts "$SSHD -D -f CONFIG -E LOG" in the
+#                             # background, waits (bounded) until it listens
+#                             # on the "Port" of CONFIG; sets SSHD_PID
+#   stop_sshd PID             # stops one server started by start_sshd
+#   sshd_config_base PORT HOSTKEY PIDFILE
+#                             # prints the hardened core of a test sshd_config
+#   info MSG / pass MSG       # progress lines on stdout
+#   fail MSG                  # "FAIL: MSG" on stderr, then exit 1
+#   skip MSG                  # "SKIP: MSG", then exit 77 (automake's skip)
+#
+# The automake harness exports top_srcdir, top_builddir, SSH_KEYGEN, SSHD
+# and SSH; outside it these default to the usual Debian paths.
+
+: "${SSH_KEYGEN:=/usr/bin/ssh-keygen}"
+: "${SSHD:=/usr/sbin/sshd}"
+: "${SSH:=/usr/bin/ssh}"
+
+T=""
+LIB_PIDS=()
+CLEANUP_HOOK=""
+
+info()
+{
+	printf '%s\n' "$*"
+}
+
+pass()
+{
+	printf 'ok: %s\n' "$*"
+}
+
+fail()
+{
+	printf 'FAIL: %s\n' "$*" >&2
+	exit 1
+}
+
+skip()
+{
+	printf 'SKIP: %s\n' "$*"
+	exit 77
+}
+
+lib_cleanup()
+{
+	local pid
+
+	if [ -n "$CLEANUP_HOOK" ]; then
+		"$CLEANUP_HOOK" || true
+	fi
+	for pid in "${LIB_PIDS[@]}"; do
+		stop_sshd "$pid"
+	done
+	LIB_PIDS=()
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		rm -rf -- "$T"
+	fi
+}
+
+tmp_setup()
+{
+	T=$(mktemp -d "${TMPDIR:-/tmp}/trasa-test.XXXXXXXX") ||
+	    fail "mktemp -d failed"
+	chmod 700 "$T"
+	trap lib_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM HUP
+}
+
+# A port is free when no socket of any state uses it (IPv4 or IPv6).
+port_in_use()
+{
+	local hex f
+
+	hex=$(printf ':%04X ' "$1")
+	for f in /proc/net/tcp /proc/net/tcp6; do
+		[ -r "$f" ] || continue
+		if awk '{ print $2 " " }' "$f" | grep -qF -- "$hex"; then
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Listening (state 0A) on 127.0.0.1 or on any IPv4 address.
+port_listening()
+{
+	local hex
+
+	hex=$(printf '%04X' "$1")
+	awk -v p="$hex" '$4 == "0A" &&
+	    ($2 == "0100007F:" p || $2 == "00000000:" p) { found = 1 }
+	    END { exit !found }' /proc/net/tcp
+}
+
+pick_port()
+{
+	local i port
+
+	for i in $(seq 1 100); do
+		port=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 40000))
+		if ! port_in_use "$port"; then
+			echo "$port"
+			return 0
+		fi
+	done
+	fail "no free TCP port found on 127.0.0.1"
+}
+
+# The settings every test sshd shares; callers append their own.
+sshd_config_base()
+{
+	cat <<EOF
+Port $1
+ListenAddress 127.0.0.1
+HostKey $2
+PidFile $3
+LogLevel VERBOSE
+StrictModes no
+UsePAM no
+AuthorizedKeysFile none
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+MaxStartups 50:30:100
+EOF
+}
+
+start_sshd()
+{
+	local config=$1 log=$2 port i
+
+	port=$(awk 'tolower($1) == "port" { print $2; exit }' "$config")
+	[ -n "$port" ] || fail "start_sshd: no Port line in $config"
+	case $SSHD in
+	/*) ;;
+	*) fail "start_sshd: SSHD must be an absolute path (got $SSHD)" ;;
+	esac
+	if [ "$(id -u)" -eq 0 ]; then
+		mkdir -p /run/sshd
+	fi
+	if ! "$SSHD" -t -f "$config" 2>"$log.t"; then
+		cat "$log.t" >&2
+		fail "sshd -t refused $config"
+	fi
+	"$SSHD" -D -f "$config" -E "$log" </dev/null &
+	SSHD_PID=$!
+	LIB_PIDS+=("$SSHD_PID")
+	# Up to 10 s for the listening socket.
+	for i in $(seq 1 100); do
+		if port_listening "$port"; then
+			return 0
+		fi
+		if ! kill -0 "$SSHD_PID" 2>/dev/null; then
+			tail -n 20 "$log" >&2 2>/dev/null || true
+			fail "sshd exited at start (config $config)"
+		fi
+		sleep 0.1
+	done
+	tail -n 20 "$log" >&2 2>/dev/null || true
+	fail "sshd did not listen on 127.0.0.1:$port within 10 s"
+}
+
+stop_sshd()
+{
+	local pid=$1 i p keep=()
+
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for i in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+	for p in "${LIB_PIDS[@]}"; do
+		[ "$p" = "$pid" ] || keep+=("$p")
+	done
+	LIB_PIDS=("${keep[@]}")
+}
