@@ -32,23 +32,24 @@ static const struct keytype {
 	const char *cert_name;
 	const char *curve;      /* ECDSA curve identifier in blobs */
 	const char *group;      /* OpenSSL group name */
+	const char *group_alt;  /* the name OpenSSL reports for a decoded key */
 	const char *label;
 	unsigned bits;          /* fixed size, 0 for RSA */
 	size_t field;           /* EC field element bytes */
 } keytypes[] = {
 	{ SSHKEY_ED25519, "ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com",
-	    NULL, NULL, "ED25519", 256, 0 },
+	    NULL, NULL, NULL, "ED25519", 256, 0 },
 	{ SSHKEY_ECDSA_P256, "ecdsa-sha2-nistp256",
-	    "ecdsa-sha2-nistp256-cert-v01@openssh.com", "nistp256", "P-256",
+	    "ecdsa-sha2-nistp256-cert-v01@openssh.com", "nistp256", "P-256", "prime256v1",
 	    "ECDSA", 256, 32 },
 	{ SSHKEY_ECDSA_P384, "ecdsa-sha2-nistp384",
-	    "ecdsa-sha2-nistp384-cert-v01@openssh.com", "nistp384", "P-384",
+	    "ecdsa-sha2-nistp384-cert-v01@openssh.com", "nistp384", "P-384", "secp384r1",
 	    "ECDSA", 384, 48 },
 	{ SSHKEY_ECDSA_P521, "ecdsa-sha2-nistp521",
-	    "ecdsa-sha2-nistp521-cert-v01@openssh.com", "nistp521", "P-521",
+	    "ecdsa-sha2-nistp521-cert-v01@openssh.com", "nistp521", "P-521", "secp521r1",
 	    "ECDSA", 521, 66 },
 	{ SSHKEY_RSA, "ssh-rsa", "ssh-rsa-cert-v01@openssh.com", NULL, NULL,
-	    "RSA", 0, 0 },
+	    NULL, "RSA", 0, 0 },
 };
 
 static const struct keytype *
@@ -1448,7 +1449,8 @@ pkey_to_sshkey(EVP_PKEY *pkey, struct sshkey *k)
 		k->type = SSHKEY_UNSPEC;
 		for (i = 0; i < sizeof(keytypes) / sizeof(keytypes[0]); i++)
 			if (keytypes[i].group != NULL &&
-			    strcmp(keytypes[i].group, group) == 0)
+			    (strcmp(keytypes[i].group, group) == 0 ||
+			    strcmp(keytypes[i].group_alt, group) == 0))
 				k->type = keytypes[i].type;
 		if (k->type == SSHKEY_UNSPEC)
 			return TRASA_ERR_KEY_TYPE;
