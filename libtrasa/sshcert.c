@@ -181,7 +181,7 @@ opts_parse(struct tbuf *sec, struct sshcert_opt **out, size_t *nout)
 	opts = NULL;
 	n = 0;
 	r = 0;
- out:
+out:
 	free(name);
 	opts_free(opts, n);
 	return r;
@@ -215,7 +215,7 @@ principals_parse(struct tbuf *sec, char ***out, size_t *nout)
 	p = NULL;
 	n = 0;
 	r = 0;
- out:
+out:
 	free(s);
 	for (i = 0; i < n; i++)
 		free(p[i]);
@@ -253,12 +253,12 @@ sigkey_parse(const uint8_t *p, size_t len, struct sshkey **out)
 
 int
 sshcert_parse(struct tbuf *b, const uint8_t *blob, size_t bloblen,
-    enum sshkey_type type, struct sshkey *k)
+    enum sshkey_type type, unsigned flags, struct sshkey *k)
 {
 	struct sshcert *c = NULL;
 	struct tbuf *princ = NULL, *crit = NULL, *exts = NULL;
-	const uint8_t *nonce, *reserved, *ca, *sig;
-	size_t nonce_len, reserved_len, ca_len, sig_len, signed_len;
+	const uint8_t *nonce, *ca, *sig;
+	size_t nonce_len, ca_len, sig_len, signed_len;
 	uint32_t ctype;
 	int r;
 
@@ -289,10 +289,10 @@ sshcert_parse(struct tbuf *b, const uint8_t *blob, size_t bloblen,
 	    (r = tbuf_get_u64(b, &c->valid_before)) != 0 ||
 	    (r = tbuf_get_sub(b, &crit, 0)) != 0 ||
 	    (r = tbuf_get_sub(b, &exts, 0)) != 0 ||
-	    (r = tbuf_get_string_direct(b, &reserved, &reserved_len, 0)) != 0 ||
+	    /* reserved */
+	    (r = tbuf_get_string_direct(b, NULL, NULL, 0)) != 0 ||
 	    (r = tbuf_get_string_direct(b, &ca, &ca_len, 0)) != 0)
 		goto out;
-	(void)reserved;
 
 	/* Everything before the signature string is signed. */
 	signed_len = bloblen - tbuf_len(b);
@@ -312,9 +312,13 @@ sshcert_parse(struct tbuf *b, const uint8_t *blob, size_t bloblen,
 		goto out;
 	/* Any valid signature is accepted here, as OpenSSH's cert_parse;
 	 * sshcert_check() applies the SHA-1 policy. */
-	if ((r = sshkey_verify(c->signature_key, sig, sig_len, blob,
-	    signed_len, NULL, SSHKEY_ALLOW_SHA1)) != 0)
-		goto out;
+	if (!(flags & SSHKEY_PARSE_NO_VERIFY)) {
+		if ((r = sshkey_verify(c->signature_key, sig, sig_len, blob,
+		    signed_len, NULL, SSHKEY_ALLOW_SHA1)) != 0)
+			goto out;
+		c->verified = 1;
+	}
+	c->signed_len = signed_len;
 	if ((r = sshkey_sig_alg(sig, sig_len, &c->signature_alg)) != 0)
 		goto out;
 	if ((c->blob = tbuf_from_copy(blob, bloblen)) == NULL) {
@@ -324,7 +328,7 @@ sshcert_parse(struct tbuf *b, const uint8_t *blob, size_t bloblen,
 	k->cert = c;
 	c = NULL;
 	r = 0;
- out:
+out:
 	tbuf_free(princ);
 	tbuf_free(crit);
 	tbuf_free(exts);
@@ -492,7 +496,7 @@ sshcert_new(const struct sshkey *subject, enum sshcert_type type,
 	*out = k;
 	k = NULL;
 	r = 0;
- out:
+out:
 	sshcert_free(c);
 	sshkey_free(k);
 	return r;
@@ -623,7 +627,7 @@ opts_add(struct sshcert_opt **optsp, size_t *np, const char *name,
 	no[(*np)++] = o;
 	memset(&o, 0, sizeof(o));
 	r = 0;
- out:
+out:
 	tbuf_free(d);
 	opt_clear(&o);
 	return r;
@@ -725,7 +729,7 @@ sshcert_sign(struct sshkey *k, const struct sshkey *ca, const char *alg)
 	struct sshkey *sigkey = NULL;
 	char *sigalg = NULL;
 	const char *name;
-	size_t i;
+	size_t i, signed_len;
 	int r;
 
 	if (k == NULL || k->cert == NULL)
@@ -779,6 +783,7 @@ sshcert_sign(struct sshkey *k, const struct sshkey *ca, const char *alg)
 	if ((r = sshkey_plain_to_blob(ca, sec)) != 0 ||
 	    (r = tbuf_put_stringb(b, sec)) != 0)
 		goto out;
+	signed_len = tbuf_len(b);
 	if ((r = sshkey_sign(ca, alg, tbuf_ptr(b), tbuf_len(b), sig)) != 0 ||
 	    (r = tbuf_put_stringb(b, sig)) != 0)
 		goto out;
@@ -788,13 +793,15 @@ sshcert_sign(struct sshkey *k, const struct sshkey *ca, const char *alg)
 
 	cert_unsign(c);
 	c->blob = b;
+	c->signed_len = signed_len;
+	c->verified = 1;
 	c->signature_key = sigkey;
 	c->signature_alg = sigalg;
 	b = NULL;
 	sigkey = NULL;
 	sigalg = NULL;
 	r = 0;
- out:
+out:
 	tbuf_free(b);
 	tbuf_free(sec);
 	tbuf_free(sig);
@@ -848,7 +855,7 @@ xaddr_parse(const char *s, struct xaddr *x)
 		x->scope_id = in6->sin6_scope_id;
 		r = 0;
 	}
- out:
+out:
 	freeaddrinfo(ai);
 	return r;
 }
@@ -908,7 +915,8 @@ cidr_parse(const char *entry, size_t len, struct xaddr *net, unsigned *masklen)
 	masked.scope_id = net->scope_id;
 	memcpy(masked.a, net->a, ml / 8);
 	if (ml % 8 != 0)
-		masked.a[ml / 8] = net->a[ml / 8] & (uint8_t)(0xff << (8 - ml % 8));
+		masked.a[ml / 8] = net->a[ml / 8] &
+		    (uint8_t)(0xff << (8 - ml % 8));
 	if (memcmp(masked.a, net->a, sizeof(net->a)) != 0)
 		return -1;
 	*masklen = (unsigned)ml;
@@ -1005,6 +1013,26 @@ check_user_options(const struct sshcert *c, const struct sshcert_policy *pol)
 	return 0;
 }
 
+static int
+verify_deferred(const struct sshcert *c)
+{
+	struct tbuf *b;
+	const uint8_t *sig;
+	size_t siglen;
+	int r;
+
+	if (c->blob == NULL || c->signed_len > tbuf_len(c->blob))
+		return TRASA_ERR_BAD_SIGNATURE;
+	if ((b = tbuf_from(tbuf_ptr(c->blob) + c->signed_len,
+	    tbuf_len(c->blob) - c->signed_len)) == NULL)
+		return TRASA_ERR_ALLOC;
+	if ((r = tbuf_get_string_direct(b, &sig, &siglen, 0)) == 0)
+		r = sshkey_verify(c->signature_key, sig, siglen,
+		    tbuf_ptr(c->blob), c->signed_len, NULL, SSHKEY_ALLOW_SHA1);
+	tbuf_free(b);
+	return r;
+}
+
 int
 sshcert_check(const struct sshkey *cert, const struct sshkey *const *cas,
     size_t ncas, const struct krl *krl, const struct sshcert_policy *pol)
@@ -1039,6 +1067,9 @@ sshcert_check(const struct sshkey *cert, const struct sshkey *const *cas,
 	}
 	if (!found)
 		return TRASA_ERR_UNKNOWN_CA;
+	/* A certificate parsed with SSHKEY_PARSE_NO_VERIFY is checked now. */
+	if (!c->verified && (r = verify_deferred(c)) != 0)
+		return r;
 	/* 4. Type. */
 	if (c->type != pol->type)
 		return TRASA_ERR_CERT_TYPE;

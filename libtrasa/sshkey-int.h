@@ -20,6 +20,8 @@ struct sshcert_opt {
 
 struct sshcert {
 	struct tbuf *blob;          /* whole certificate blob once signed/parsed */
+	size_t signed_len;          /* bytes of blob the CA signature covers */
+	int verified;               /* CA signature checked when parsed */
 	enum sshcert_type type;
 	uint8_t nonce[32];
 	size_t nonce_len;
@@ -57,9 +59,10 @@ int sshkey_put_pubparts(const struct sshkey *k, struct tbuf *b);
 const char *sshkey_cert_name(enum sshkey_type type);
 
 /* From sshcert.c, for sshkey.c: parse a certificate blob whose name (already
- * read from b) was a cert type; verifies the CA signature. */
+ * read from b) was a cert type; verifies the CA signature unless flags has
+ * SSHKEY_PARSE_NO_VERIFY. */
 int sshcert_parse(struct tbuf *b, const uint8_t *blob, size_t bloblen,
-    enum sshkey_type type, struct sshkey *k);
+    enum sshkey_type type, unsigned flags, struct sshkey *k);
 void sshcert_free(struct sshcert *c);
 
 #endif

@@ -542,6 +542,13 @@ sshkey_to_blob(const struct sshkey *k, struct tbuf *b)
 int
 sshkey_from_blob(const uint8_t *p, size_t len, struct sshkey **out)
 {
+	return sshkey_from_blob_flags(p, len, 0, out);
+}
+
+int
+sshkey_from_blob_flags(const uint8_t *p, size_t len, unsigned flags,
+    struct sshkey **out)
+{
 	struct tbuf *b;
 	struct sshkey *k = NULL;
 	const uint8_t *name;
@@ -562,7 +569,7 @@ sshkey_from_blob(const uint8_t *p, size_t len, struct sshkey **out)
 	}
 	k->type = type;
 	if (is_cert) {
-		if ((e = sshcert_parse(b, p, len, type, k)) != 0)
+		if ((e = sshcert_parse(b, p, len, type, flags, k)) != 0)
 			goto out;
 	} else {
 		if ((e = sshkey_get_pubparts(b, type, k)) != 0)

@@ -62,6 +62,14 @@ int sshkey_dup_public(const struct sshkey *k, struct sshkey **out);
  * bytes are refused.
  */
 int sshkey_from_blob(const uint8_t *p, size_t len, struct sshkey **out);
+/*
+ * The same with flags: SSHKEY_PARSE_NO_VERIFY leaves a certificate's CA
+ * signature unchecked at parse time (sshcert_check() then checks it), for
+ * callers that measure or display the structure alone.
+ */
+#define SSHKEY_PARSE_NO_VERIFY 0x01
+int sshkey_from_blob_flags(const uint8_t *p, size_t len, unsigned flags,
+    struct sshkey **out);
 /* Append the key's blob (the certificate blob for a certificate). */
 int sshkey_to_blob(const struct sshkey *k, struct tbuf *b);
 /* Append the plain public key blob, also for a certificate. */

@@ -190,10 +190,16 @@ test_verify_ssh_keygen_signatures(void **state)
 		assert_int_equal(sshkey_verify(k, sigblob, sigbloblen,
 		    tbuf_ptr(signed_data), tbuf_len(signed_data), NULL, 0), 0);
 		/* One flipped bit of the data and the signature fails. */
-		((uint8_t *)tbuf_ptr(signed_data))[7] ^= 1;
-		assert_int_equal(sshkey_verify(k, sigblob, sigbloblen,
-		    tbuf_ptr(signed_data), tbuf_len(signed_data), NULL, 0),
-		    TRASA_ERR_BAD_SIGNATURE);
+		{
+			uint8_t *copy = malloc(tbuf_len(signed_data));
+
+			memcpy(copy, tbuf_ptr(signed_data), tbuf_len(signed_data));
+			copy[7] ^= 1;
+			assert_int_equal(sshkey_verify(k, sigblob, sigbloblen, copy,
+			    tbuf_len(signed_data), NULL, 0),
+			    TRASA_ERR_BAD_SIGNATURE);
+			free(copy);
+		}
 
 		free(armored);
 		free(b64);
