@@ -3,8 +3,6 @@
  * dispatches to a subcommand and holds the helpers every subcommand uses
  * to print messages and pick exit codes.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>

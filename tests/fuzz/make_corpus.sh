@@ -136,13 +136,10 @@ spec "serial: $fixed_serial" "serial: 1000" "serial: 123456789"
 krl serial-list -s "$work/fixed-ca.pub" -z 1 "$work/spec"
 spec "serial: 10-2000" "serial: 5000-5001"
 krl serial-range -s "$work/fixed-ca.pub" -z 2 "$work/spec"
-spec $(for i in $(seq 1 2 199); do printf 'serial:%d ' "$i"; done | \
-    sed 's/serial:/serial: /g; s/ $//' | tr ' ' '\n' | paste -d' ' - -)
+for i in $(seq 1 2 199); do echo "serial: $i"; done >"$work/spec"
 krl serial-bitmap -s "$work/fixed-ca.pub" "$work/spec"
 spec "id: $fixed_id" "id: another id"
 krl key-id -s "$work/fixed-ca.pub" "$work/spec"
-spec "id: $fixed_id"
-krl key-id-anyca "$work/spec"
 spec "key: $fixed_user" "key: $(cat "$work/rsa-2048.pub")"
 krl explicit "$work/spec"
 spec "sha1: $fixed_user" "sha1: $(cat "$work/ecdsa-256.pub")"
@@ -155,9 +152,8 @@ krl certfile -s "$work/ed25519.pub" "$work/c-opts-cert.pub"
 krl empty /dev/null
 spec "serial: $fixed_serial" "serial: 300-400" "id: $fixed_id" \
     "key: $fixed_user" "sha1: $(cat "$work/ed25519.pub")" \
-    "sha256: $(cat "$work/ecdsa-521.pub")" \
-    $(for i in $(seq 2000 3 2300); do printf 'serial:_%d ' "$i"; done | \
-    sed 's/_/ /g; s/ $//' | tr ' ' '\n' | paste -d' ' - -)
+    "sha256: $(cat "$work/ecdsa-521.pub")"
+for i in $(seq 2000 3 2300); do echo "serial: $i"; done >>"$work/spec"
 krl everything -s "$work/fixed-ca.pub" -z 99 "$work/spec"
 cp "$out/krl/everything.krl" "$work/upd.krl"
 spec "serial: 77"
@@ -195,7 +191,7 @@ sub slurp { local $/; open(my $f, "<", $_[0]) or die "$_[0]: $!"; binmode $f; my
 sub spit { open(my $f, ">", $_[0]) or die "$_[0]: $!"; binmode $f; print $f $_[1]; close $f }
 sub header {
 	my ($ver, $comment) = @_;
-	return u64(0x5353484b524c0a00) . u32(1) . u64($ver) . u64(1700000000) .
+	return pack("NN", 0x5353484b, 0x524c0a00) . u32(1) . u64($ver) . u64(1700000000) .
 	    u64(0) . str("") . str($comment);
 }
 sub section { chr($_[0]) . str($_[1]) }
@@ -251,6 +247,8 @@ my $certs = section(1, str($ca) . str("") . $serials .
 my $keys = section(2, str(slurp("$w/ed25519.blob")));
 my $body = header(5, "crafted") . $certs . $keys;
 spit("$o/crafted-sections.krl", $body);
+spit("$o/key-id-anyca.krl", header(12, "") .
+    section(1, str("") . str("") . section(0x23, str("fuzz-id"))));
 spit("$o/ext-noncrit.krl", header(6, "") .
     section(255, str("ext\@example.com") . "\x00" . str("data")) . $certs);
 spit("$o/ext-crit.krl", header(7, "") .

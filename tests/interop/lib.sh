@@ -191,7 +191,7 @@ stop_sshd()
 		done
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
-	wait "$pid" 2>/dev/null || true
+	{ wait "$pid"; } 2>/dev/null || true
 	for p in "${LIB_PIDS[@]}"; do
 		[ "$p" = "$pid" ] || keep+=("$p")
 	done

@@ -1,0 +1,100 @@
+/*
+ * fuzz_pubkey.c: public key wire blobs and authorized_keys / .pub text.
+ *
+ * The input is tried as a blob (sshkey_from_blob) and, NUL-terminated, as
+ * a text line (sshkey_parse_public). What parses must serialise back to
+ * exactly the bytes it came from (blobs) or to a line that parses to the
+ * same key (text); anything else is a bug and abort()s.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "sshkey.h"
+#include "tbuf.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Exercise the read-only accessors; their results must be sane. */
+static void
+poke(const struct sshkey *k)
+{
+	char *fp = NULL;
+	uint8_t h256[32], h1[20];
+
+	if (sshkey_ssh_name(k) == NULL || sshkey_plain_name(k) == NULL ||
+	    sshkey_label(k) == NULL)
+		abort();
+	if (sshkey_type(k) == SSHKEY_UNSPEC || sshkey_has_private(k))
+		abort();
+	(void)sshkey_bits(k);
+	if (sshkey_fingerprint(k, &fp) != 0 || strncmp(fp, "SHA256:", 7) != 0)
+		abort();
+	free(fp);
+	if (sshkey_hash_sha256(k, h256) != 0 || sshkey_hash_sha1(k, h1) != 0)
+		abort();
+}
+
+static void
+check_blob(const uint8_t *data, size_t size)
+{
+	struct sshkey *k = NULL, *plain = NULL;
+	struct tbuf *b;
+
+	if (sshkey_from_blob(data, size, &k) != 0)
+		return;
+	if ((b = tbuf_new()) == NULL)
+		abort();
+	/* Round trip: byte-identical. */
+	if (sshkey_to_blob(k, b) != 0 || tbuf_len(b) != size ||
+	    memcmp(tbuf_ptr(b), data, size) != 0)
+		abort();
+	poke(k);
+	/* The plain part of a certificate is itself a valid key. */
+	if (sshkey_dup_public(k, &plain) != 0 || sshkey_is_cert(plain) ||
+	    !sshkey_equal_public(k, plain))
+		abort();
+	tbuf_free(b);
+	sshkey_free(plain);
+	sshkey_free(k);
+}
+
+static void
+check_text(const uint8_t *data, size_t size)
+{
+	struct sshkey *k = NULL, *k2 = NULL;
+	char *line, *comment = NULL, *text = NULL;
+
+	if ((line = malloc(size + 1)) == NULL)
+		abort();
+	if (size > 0)
+		memcpy(line, data, size);
+	line[size] = '\0';
+	if (sshkey_parse_public(line, &k, &comment) != 0)
+		goto out;
+	if (comment == NULL)
+		abort();
+	poke(k);
+	/* What we print parses back to the same key. */
+	if (sshkey_format_public(k, NULL, &text) != 0)
+		abort();
+	if (sshkey_parse_public(text, &k2, NULL) != 0 ||
+	    !sshkey_equal_public(k, k2) ||
+	    sshkey_is_cert(k) != sshkey_is_cert(k2))
+		abort();
+out:
+	free(text);
+	free(comment);
+	sshkey_free(k2);
+	sshkey_free(k);
+	free(line);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	check_blob(data, size);
+	check_text(data, size);
+	return 0;
+}
