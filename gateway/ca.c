@@ -29,8 +29,8 @@
 
 static const struct ca_kind {
 	enum sshcert_type type;
-	const char *what;    /* "user", "host" */
-	const char *priv;    /* file names under DIR/ca */
+	const char *what; /* "user", "host" */
+	const char *priv; /* file names under DIR/ca */
 	const char *pub;
 	const char *comment;
 } ca_kinds[] = {
@@ -68,11 +68,15 @@ read_state_file(const char *path, size_t max, struct tbuf **out)
 	if ((e = fileio_read(path, max, FILEIO_TRUSTED, out)) == 0)
 		return 0;
 	if (e == TRASA_ERR_IO && errno == ENOENT)
-		return gw_fail(0, "%s does not exist (run '%s ca init' first, "
-		    "or give --state-dir)", path, gw_progname);
+		return gw_fail(0,
+		    "%s does not exist (run '%s ca init' first, "
+		    "or give --state-dir)",
+		    path, gw_progname);
 	if (e == TRASA_ERR_FILE_PERM)
-		return gw_fail(0, "%s: not a regular file, or not owned by "
-		    "root or us, or writable by group or others", path);
+		return gw_fail(0,
+		    "%s: not a regular file, or not owned by "
+		    "root or us, or writable by group or others",
+		    path);
 	return gw_fail(e, "%s", path);
 }
 
@@ -88,7 +92,7 @@ read_ca_pub(const char *path, struct sshkey **out, char **comment)
 	if ((ret = read_state_file(path, GW_MAX_PUB_FILE, &b)) != 0)
 		return ret;
 	len = tbuf_len(b);
-	if (memchr(tbuf_ptr(b), '\0', len) != NULL ||
+	if (len == 0 || memchr(tbuf_ptr(b), '\0', len) != NULL ||
 	    (text = strndup((const char *)tbuf_ptr(b), len)) == NULL) {
 		ret = gw_fail(0, "%s: not a public key file", path);
 		goto out;
@@ -108,8 +112,8 @@ out:
 }
 
 int
-gw_ca_load(const struct gw *gw, enum sshcert_type which,
-    const char *passphrase, struct sshkey **out)
+gw_ca_load(const struct gw *gw, enum sshcert_type which, const char *passphrase,
+    struct sshkey **out)
 {
 	const struct ca_kind *kind = ca_kind_of(which);
 	char priv[PATH_MAX], pub[PATH_MAX];
@@ -126,29 +130,27 @@ gw_ca_load(const struct gw *gw, enum sshcert_type which,
 	e = sshkey_private_parse(tbuf_ptr(b), tbuf_len(b), passphrase, &k,
 	    NULL);
 	switch (e) {
-	case 0:
-		break;
+	case 0: break;
 	case TRASA_ERR_ENCRYPTED:
-		ret = gw_fail(0, "%s CA key %s is encrypted: give "
-		    "--passphrase-file", kind->what, priv);
+		ret = gw_fail(0,
+		    "%s CA key %s is encrypted: give "
+		    "--passphrase-file",
+		    kind->what, priv);
 		goto out;
 	case TRASA_ERR_PASSPHRASE:
 		ret = gw_fail(0, "%s CA key %s: wrong passphrase", kind->what,
 		    priv);
 		goto out;
-	default:
-		ret = gw_fail(e, "%s CA key %s", kind->what, priv);
-		goto out;
+	default: ret = gw_fail(e, "%s CA key %s", kind->what, priv); goto out;
 	}
 	if ((ret = read_ca_pub(pub, &pk, NULL)) != 0)
 		goto out;
 	if (!sshkey_equal_public(k, pk)) {
-		ret = gw_fail(0, "%s and %s do not hold the same key", priv,
-		    pub);
+		ret =
+		    gw_fail(0, "%s and %s do not hold the same key", priv, pub);
 		goto out;
 	}
-	gw_debug("loaded %s CA key %s (%s)", kind->what, priv,
-	    sshkey_label(k));
+	gw_debug("loaded %s CA key %s (%s)", kind->what, priv, sshkey_label(k));
 	*out = k;
 	k = NULL;
 	ret = 0;
@@ -206,8 +208,10 @@ check_ca_dir(const char *path)
 		return gw_fail(0, "%s is not a directory", path);
 	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-		return gw_fail(0, "%s: not owned by root or us, or writable "
-		    "by group or others", path);
+		return gw_fail(0,
+		    "%s: not owned by root or us, or writable "
+		    "by group or others",
+		    path);
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 		gw_debug("warning: %s is open to group or others (mode %04o)",
 		    path, (unsigned)(st.st_mode & 07777));
@@ -238,15 +242,16 @@ struct ca_out {
 /* Generate one CA and serialise its two files. */
 static int
 make_ca(const struct gw *gw, const struct ca_kind *kind, size_t kt,
-    const char *passphrase, struct ca_out *priv, struct ca_out *pub,
-    char **fp)
+    const char *passphrase, struct ca_out *priv, struct ca_out *pub, char **fp)
 {
 	struct sshkey *k = NULL;
 	char *line = NULL;
 	int e;
 
-	if ((e = sshkey_generate(key_types[kt].type, key_types[kt].bits,
-	    &k)) != 0)
+	gw_debug("generating the %s CA key (%s)", kind->what,
+	    key_types[kt].name);
+	if ((e = sshkey_generate(key_types[kt].type, key_types[kt].bits, &k)) !=
+	    0)
 		return gw_fail(e, "generating the %s CA key", kind->what);
 	if ((priv->data = tbuf_new()) == NULL ||
 	    (pub->data = tbuf_new()) == NULL) {
@@ -279,13 +284,16 @@ ca_init_usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: %s [--state-dir DIR] ca init [--key-type TYPE] "
+	fprintf(f,
+	    "usage: %s [--state-dir DIR] ca init [--key-type TYPE] "
 	    "[--passphrase-file FILE]\n"
 	    "Create the user CA and the host CA in DIR/ca (never overwrites).\n"
-	    "  --key-type TYPE         one of", gw_progname);
+	    "  --key-type TYPE         one of",
+	    gw_progname);
 	for (i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
 		fprintf(f, " %s", key_types[i].name);
-	fprintf(f, " (default ed25519)\n"
+	fprintf(f,
+	    " (default ed25519)\n"
 	    "  --passphrase-file FILE  encrypt the private keys with the "
 	    "passphrase\n"
 	    "                          on the first line of FILE\n");
@@ -294,7 +302,10 @@ ca_init_usage(FILE *f)
 static int
 ca_init(struct gw *gw, int argc, char **argv)
 {
-	enum { O_KEYTYPE = 256, O_PASS };
+	enum {
+		O_KEYTYPE = 256,
+		O_PASS
+	};
 	static const struct option opts[] = {
 		{ "key-type", required_argument, NULL, O_KEYTYPE },
 		{ "passphrase-file", required_argument, NULL, O_PASS },
@@ -316,21 +327,16 @@ ca_init(struct gw *gw, int argc, char **argv)
 		switch (c) {
 		case O_KEYTYPE:
 			if (parse_key_type(optarg, &kt) != 0)
-				return gw_usage("ca init", "unknown --key-type "
+				return gw_usage("ca init",
+				    "unknown --key-type "
 				    "'%s' (ed25519, ecdsa-p256, ecdsa-p384 or "
-				    "rsa-3072)", optarg);
+				    "rsa-3072)",
+				    optarg);
 			break;
-		case O_PASS:
-			passfile = optarg;
-			break;
-		case 'h':
-			ca_init_usage(stdout);
-			return GW_EXIT_OK;
-		case 'v':
-			gw_verbose++;
-			break;
-		default:
-			return gw_bad_option("ca init", c, argv);
+		case O_PASS: passfile = optarg; break;
+		case 'h': ca_init_usage(stdout); return GW_EXIT_OK;
+		case 'v': gw_verbose++; break;
+		default: return gw_bad_option("ca init", c, argv);
 		}
 	}
 	if (optind < argc)
@@ -345,7 +351,7 @@ ca_init(struct gw *gw, int argc, char **argv)
 		const struct ca_kind *kind = &ca_kinds[i / 2];
 
 		if (gw_ca_path(gw, i % 2 ? kind->pub : kind->priv,
-		    files[i].path, sizeof(files[i].path)) != 0)
+			files[i].path, sizeof(files[i].path)) != 0)
 			return gw_fail(TRASA_ERR_TOO_LONG, "state directory %s",
 			    gw->state_dir);
 		if (lstat(files[i].path, &st) == 0) {
@@ -355,16 +361,18 @@ ca_init(struct gw *gw, int argc, char **argv)
 			return gw_fail(TRASA_ERR_IO, "%s", files[i].path);
 	}
 	if (nexist > 0)
-		return gw_fail(0, "ca init: %s already exists%s; refusing to "
+		return gw_fail(0,
+		    "ca init: %s already exists%s; refusing to "
 		    "overwrite the CA in %s (nothing changed)",
 		    files[first].path, nexist > 1 ? " (and others)" : "",
 		    cadir);
 
-	if (passfile != NULL && (ret = gw_passphrase_read(passfile, &pass)) != 0)
+	if (passfile != NULL &&
+	    (ret = gw_passphrase_read(passfile, &pass)) != 0)
 		goto out;
 	for (i = 0; i < 2; i++)
 		if ((ret = make_ca(gw, &ca_kinds[i], kt, pass, &files[2 * i],
-		    &files[2 * i + 1], &fps[i])) != 0)
+			 &files[2 * i + 1], &fps[i])) != 0)
 			goto out;
 
 	if (make_dir(gw->state_dir, 0700) != 0) {
@@ -390,9 +398,10 @@ ca_init(struct gw *gw, int argc, char **argv)
 	for (i = 0; i < NCAFILES; i++) {
 		if (i % 2 == 0)
 			printf("created %s (%s CA private key, %s, PKCS#8%s, "
-			    "mode 0600)\n", files[i].path, ca_kinds[i / 2].what,
-			    key_types[kt].name, pass != NULL ? ", encrypted" :
-			    "");
+			       "mode 0600)\n",
+			    files[i].path, ca_kinds[i / 2].what,
+			    key_types[kt].name,
+			    pass != NULL ? ", encrypted" : "");
 		else
 			printf("created %s\n", files[i].path);
 	}
@@ -431,15 +440,15 @@ ca_show_one(const struct gw *gw, const struct ca_kind *kind)
 		ret = gw_fail(0, "%s holds a certificate, not a CA key", path);
 		goto out;
 	}
-	if ((e = sshkey_format_public(k, comment != NULL ? comment :
-	    kind->comment, &line)) != 0) {
+	if ((e = sshkey_format_public(k,
+		 comment != NULL ? comment : kind->comment, &line)) != 0) {
 		ret = gw_fail(e, "%s", path);
 		goto out;
 	}
 	printf("%s\n", line);
 	if (gw_verbose && sshkey_fingerprint(k, &fp) == 0)
-		gw_debug("%s CA (%s): %s %s", kind->what, path,
-		    sshkey_label(k), fp);
+		gw_debug("%s CA (%s): %s %s", kind->what, path, sshkey_label(k),
+		    fp);
 	ret = 0;
 out:
 	free(fp);
@@ -452,9 +461,11 @@ out:
 static void
 ca_show_usage(FILE *f)
 {
-	fprintf(f, "usage: %s [--state-dir DIR] ca show [user|host]\n"
+	fprintf(f,
+	    "usage: %s [--state-dir DIR] ca show [user|host]\n"
 	    "Print the CA public key(s) in OpenSSH format (both when none "
-	    "is named).\n", gw_progname);
+	    "is named).\n",
+	    gw_progname);
 }
 
 static int
@@ -471,14 +482,9 @@ ca_show(struct gw *gw, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h':
-			ca_show_usage(stdout);
-			return GW_EXIT_OK;
-		case 'v':
-			gw_verbose++;
-			break;
-		default:
-			return gw_bad_option("ca show", c, argv);
+		case 'h': ca_show_usage(stdout); return GW_EXIT_OK;
+		case 'v': gw_verbose++; break;
+		default: return gw_bad_option("ca show", c, argv);
 		}
 	}
 	if (argc - optind > 1)

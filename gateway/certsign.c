@@ -22,19 +22,21 @@
 #include "sshkey.h"
 #include "tbuf.h"
 
-#define BACKDATE 60                        /* seconds, for clock skew */
+#define BACKDATE 60 /* seconds, for clock skew */
 #define TTL_USER_DEFAULT (5 * 60)
 #define TTL_HOST_DEFAULT (30 * 24 * 3600)
 #define TTL_MAX (366ull * 24 * 3600)
-#define MAX_NAME 1024                      /* principal, user name */
+#define MAX_NAME 1024 /* principal, user name */
 #define MAX_KEY_ID 1024
 #define MAX_COMMAND 4096
-#define MAX_SOURCES 256
 
 /* Extensions ssh-keygen gives user certificates, and the flags that drop
  * them. */
 enum {
-	NO_X11 = 0x01, NO_AGENT = 0x02, NO_PORT = 0x04, NO_PTY = 0x08,
+	NO_X11 = 0x01,
+	NO_AGENT = 0x02,
+	NO_PORT = 0x04,
+	NO_PTY = 0x08,
 	NO_USER_RC = 0x10,
 };
 static const struct {
@@ -54,7 +56,7 @@ struct sign_req {
 	const char *user;
 	char *principals[SSHCERT_MAX_PRINCIPALS];
 	size_t nprincipals;
-	char *principal_copy;        /* storage the principals point into */
+	char *principal_copy; /* storage the principals point into */
 	uint64_t ttl;
 	int have_ttl;
 	const char *key_id;
@@ -131,11 +133,15 @@ parse_principals(struct sign_req *r, const char *list)
 		if ((comma = strchr(p, ',')) != NULL)
 			*comma = '\0';
 		if (*p == '\0')
-			return gw_usage("cert sign", "empty principal in "
-			    "--principals '%s'", list);
+			return gw_usage("cert sign",
+			    "empty principal in "
+			    "--principals '%s'",
+			    list);
 		if (!gw_valid_name(p) || strlen(p) > MAX_NAME)
-			return gw_usage("cert sign", "principal '%s' holds a "
-			    "blank or control character, or is too long", p);
+			return gw_usage("cert sign",
+			    "principal '%s' holds a "
+			    "blank or control character, or is too long",
+			    p);
 		if (r->nprincipals >= SSHCERT_MAX_PRINCIPALS)
 			return gw_usage("cert sign", "more than %d principals",
 			    SSHCERT_MAX_PRINCIPALS);
@@ -155,71 +161,6 @@ has_control(const char *s)
 		if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
 			return 1;
 	return 0;
-}
-
-/*
- * One source-address entry as sshd's addr_pton_cidr() takes it: an IPv4
- * or IPv6 address, an optional /prefix in range, and no host bits set
- * past the prefix (sshd refuses the whole certificate otherwise).
- */
-static int
-valid_cidr(const char *entry, size_t len)
-{
-	char buf[INET6_ADDRSTRLEN + 4], *slash, *ep;
-	unsigned char a[16];
-	unsigned long ml;
-	size_t alen, i;
-
-	if (len == 0 || len >= sizeof(buf))
-		return 0;
-	memcpy(buf, entry, len);
-	buf[len] = '\0';
-	if (strspn(buf, "0123456789abcdefABCDEF.:/") != len)
-		return 0;
-	if ((slash = strchr(buf, '/')) != NULL)
-		*slash++ = '\0';
-	if (inet_pton(AF_INET, buf, a) == 1)
-		alen = 4;
-	else if (inet_pton(AF_INET6, buf, a) == 1)
-		alen = 16;
-	else
-		return 0;
-	ml = alen * 8;
-	if (slash != NULL) {
-		if (!isdigit((unsigned char)*slash))
-			return 0;
-		errno = 0;
-		ml = strtoul(slash, &ep, 10);
-		if (errno != 0 || *ep != '\0' || ml > alen * 8)
-			return 0;
-	}
-	for (i = 0; i < alen; i++) {
-		unsigned bits = ml >= (i + 1) * 8 ? 8 :
-		    ml > i * 8 ? (unsigned)(ml - i * 8) : 0;
-		unsigned char mask = bits == 0 ? 0 :
-		    (unsigned char)(0xff << (8 - bits));
-
-		if ((a[i] & (unsigned char)~mask) != 0)
-			return 0;
-	}
-	return 1;
-}
-
-static int
-valid_cidr_list(const char *list)
-{
-	const char *p = list, *comma;
-	size_t n = 0, len;
-
-	for (;;) {
-		comma = strchr(p, ',');
-		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (!valid_cidr(p, len) || ++n > MAX_SOURCES)
-			return 0;
-		if (comma == NULL)
-			return 1;
-		p = comma + 1;
-	}
 }
 
 /* ---------------------------------------------------------------- signing */
@@ -254,11 +195,16 @@ load_subject(const char *path, struct sshkey **out, char **comment)
 	errno = 0;
 	if ((e = fileio_read(path, GW_MAX_PUB_FILE, 0, &b)) != 0) {
 		if (e == TRASA_ERR_FILE_PERM)
-			return gw_fail(0, "%s: not a regular file (symbolic "
-			    "links are not followed)", path);
+			return gw_fail(0,
+			    "%s: not a regular file (symbolic "
+			    "links are not followed)",
+			    path);
 		return gw_fail(e, "%s", path);
 	}
-	len = tbuf_len(b);
+	if ((len = tbuf_len(b)) == 0) {
+		gw_fail(0, "%s: empty file, no public key", path);
+		goto out;
+	}
 	if (memchr(tbuf_ptr(b), '\0', len) != NULL) {
 		gw_fail(0, "%s: not a public key file (binary data)", path);
 		goto out;
@@ -293,7 +239,8 @@ load_subject(const char *path, struct sshkey **out, char **comment)
 		    path);
 		goto out;
 	}
-	if (sshkey_type(k) == SSHKEY_RSA && sshkey_bits(k) < SSHKEY_RSA_MIN_BITS) {
+	if (sshkey_type(k) == SSHKEY_RSA &&
+	    sshkey_bits(k) < SSHKEY_RSA_MIN_BITS) {
 		gw_fail(0, "%s: RSA key of %u bits is too small (at least %u)",
 		    path, sshkey_bits(k), SSHKEY_RSA_MIN_BITS);
 		goto out;
@@ -345,17 +292,19 @@ build_cert(const struct sign_req *r, struct sshkey *cert, const char *key_id,
 			return e;
 	if (r->type == SSHCERT_HOST)
 		return 0;
-	if (r->force_command != NULL && (e = sshcert_add_critical(cert,
-	    "force-command", r->force_command)) != 0)
+	if (r->force_command != NULL &&
+	    (e = sshcert_add_critical(cert, "force-command",
+		 r->force_command)) != 0)
 		return e;
-	if (r->source_address != NULL && (e = sshcert_add_critical(cert,
-	    "source-address", r->source_address)) != 0)
+	if (r->source_address != NULL &&
+	    (e = sshcert_add_critical(cert, "source-address",
+		 r->source_address)) != 0)
 		return e;
 	for (i = 0; i < sizeof(user_extensions) / sizeof(user_extensions[0]);
-	    i++) {
+	     i++) {
 		if ((r->no_ext & user_extensions[i].off) == 0 &&
 		    (e = sshcert_add_extension(cert, user_extensions[i].name,
-		    NULL)) != 0)
+			 NULL)) != 0)
 			return e;
 	}
 	return 0;
@@ -402,8 +351,12 @@ sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 		goto out;
 	}
 	now = (uint64_t)t;
-	ttl = r->have_ttl ? r->ttl :
-	    r->type == SSHCERT_USER ? TTL_USER_DEFAULT : TTL_HOST_DEFAULT;
+	if (r->have_ttl)
+		ttl = r->ttl;
+	else if (r->type == SSHCERT_USER)
+		ttl = TTL_USER_DEFAULT;
+	else
+		ttl = TTL_HOST_DEFAULT;
 	after = now - BACKDATE;
 	before = now + ttl;
 
@@ -412,6 +365,9 @@ sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 		gw_fail(e, "building the certificate");
 		goto out;
 	}
+	gw_debug("signing %s's %s key as a %s certificate, serial %" PRIu64,
+	    r->pubkey_path, sshkey_label(subject),
+	    r->type == SSHCERT_USER ? "user" : "host", serial);
 	if ((e = sshcert_sign(cert, ca, NULL)) != 0) {
 		gw_fail(e, "signing the certificate");
 		goto out;
@@ -464,7 +420,8 @@ out:
 static void
 sign_usage(FILE *f)
 {
-	fprintf(f, "usage: %s [--state-dir DIR] [--passphrase-file FILE] "
+	fprintf(f,
+	    "usage: %s [--state-dir DIR] [--passphrase-file FILE] "
 	    "cert sign\n"
 	    "         (--user NAME | --host) --principals A,B [--ttl 5m]\n"
 	    "         [--key-id ID] [--serial N] [--force-command CMD]\n"
@@ -486,9 +443,22 @@ sign_usage(FILE *f)
 static int
 sign_main(struct gw *gw, int argc, char **argv)
 {
-	enum { O_USER = 256, O_HOST, O_PRINC, O_TTL, O_KEYID, O_SERIAL,
-	    O_FORCE, O_SOURCE, O_NOPTY, O_NOPORT, O_NOAGENT, O_NOX11,
-	    O_NORC, O_PASS };
+	enum {
+		O_USER = 256,
+		O_HOST,
+		O_PRINC,
+		O_TTL,
+		O_KEYID,
+		O_SERIAL,
+		O_FORCE,
+		O_SOURCE,
+		O_NOPTY,
+		O_NOPORT,
+		O_NOAGENT,
+		O_NOX11,
+		O_NORC,
+		O_PASS
+	};
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, O_USER },
 		{ "host", no_argument, NULL, O_HOST },
@@ -522,7 +492,8 @@ sign_main(struct gw *gw, int argc, char **argv)
 		case O_USER:
 		case O_HOST:
 			if (r.have_type) {
-				ret = gw_usage(cmd, "give one of --user NAME "
+				ret = gw_usage(cmd,
+				    "give one of --user NAME "
 				    "or --host");
 				goto out;
 			}
@@ -531,9 +502,11 @@ sign_main(struct gw *gw, int argc, char **argv)
 			if (c == O_USER) {
 				if (!gw_valid_name(optarg) ||
 				    strlen(optarg) > MAX_NAME) {
-					ret = gw_usage(cmd, "--user '%s' is "
+					ret = gw_usage(cmd,
+					    "--user '%s' is "
 					    "empty or holds a blank, comma or "
-					    "control character", optarg);
+					    "control character",
+					    optarg);
 					goto out;
 				}
 				r.user = optarg;
@@ -545,8 +518,10 @@ sign_main(struct gw *gw, int argc, char **argv)
 			break;
 		case O_TTL:
 			if (parse_ttl(optarg, &r.ttl) != 0) {
-				ret = gw_usage(cmd, "--ttl '%s': give 1s to "
-				    "366d as N, Ns, Nm, Nh, Nd or Nw", optarg);
+				ret = gw_usage(cmd,
+				    "--ttl '%s': give 1s to "
+				    "366d as N, Ns, Nm, Nh, Nd or Nw",
+				    optarg);
 				goto out;
 			}
 			r.have_ttl = 1;
@@ -554,7 +529,8 @@ sign_main(struct gw *gw, int argc, char **argv)
 		case O_KEYID:
 			if (*optarg == '\0' || has_control(optarg) ||
 			    strlen(optarg) > MAX_KEY_ID) {
-				ret = gw_usage(cmd, "--key-id is empty, too "
+				ret = gw_usage(cmd,
+				    "--key-id is empty, too "
 				    "long or holds a control character");
 				goto out;
 			}
@@ -562,9 +538,10 @@ sign_main(struct gw *gw, int argc, char **argv)
 			break;
 		case O_SERIAL:
 			if (parse_serial(optarg, &r.serial) != 0) {
-				ret = gw_usage(cmd, "--serial '%s' is not a "
-				    "number from 0 to %" PRIu64, optarg,
-				    UINT64_MAX);
+				ret = gw_usage(cmd,
+				    "--serial '%s' is not a "
+				    "number from 0 to %" PRIu64,
+				    optarg, UINT64_MAX);
 				goto out;
 			}
 			r.have_serial = 1;
@@ -572,17 +549,20 @@ sign_main(struct gw *gw, int argc, char **argv)
 		case O_FORCE:
 			if (*optarg == '\0' || has_control(optarg) ||
 			    strlen(optarg) > MAX_COMMAND) {
-				ret = gw_usage(cmd, "--force-command is empty, "
+				ret = gw_usage(cmd,
+				    "--force-command is empty, "
 				    "too long or holds a control character");
 				goto out;
 			}
 			r.force_command = optarg;
 			break;
 		case O_SOURCE:
-			if (!valid_cidr_list(optarg)) {
-				ret = gw_usage(cmd, "--source-address '%s' is "
+			if (sshcert_source_address_valid(optarg) != 0) {
+				ret = gw_usage(cmd,
+				    "--source-address '%s' is "
 				    "not a list of ADDRESS[/PREFIX] networks "
-				    "(host bits must be zero)", optarg);
+				    "(host bits must be zero)",
+				    optarg);
 				goto out;
 			}
 			r.source_address = optarg;
@@ -592,19 +572,13 @@ sign_main(struct gw *gw, int argc, char **argv)
 		case O_NOAGENT: r.no_ext |= NO_AGENT; break;
 		case O_NOX11: r.no_ext |= NO_X11; break;
 		case O_NORC: r.no_ext |= NO_USER_RC; break;
-		case O_PASS:
-			passfile = optarg;
-			break;
+		case O_PASS: passfile = optarg; break;
 		case 'h':
 			sign_usage(stdout);
 			ret = GW_EXIT_OK;
 			goto out;
-		case 'v':
-			gw_verbose++;
-			break;
-		default:
-			ret = gw_bad_option(cmd, c, argv);
-			goto out;
+		case 'v': gw_verbose++; break;
+		default: ret = gw_bad_option(cmd, c, argv); goto out;
 		}
 	}
 	ret = GW_EXIT_USAGE;
@@ -612,9 +586,11 @@ sign_main(struct gw *gw, int argc, char **argv)
 		gw_usage(cmd, "give --user NAME or --host");
 	else if (r.nprincipals == 0)
 		gw_usage(cmd, "--principals is required");
-	else if (r.type == SSHCERT_HOST && (r.force_command != NULL ||
-	    r.source_address != NULL || r.no_ext != 0))
-		gw_usage(cmd, "--force-command, --source-address and --no-* "
+	else if (r.type == SSHCERT_HOST &&
+	    (r.force_command != NULL || r.source_address != NULL ||
+		r.no_ext != 0))
+		gw_usage(cmd,
+		    "--force-command, --source-address and --no-* "
 		    "apply to user certificates only");
 	else if (optind >= argc)
 		gw_usage(cmd, "missing PUBKEY");

@@ -10,8 +10,8 @@
 
 /* Exit status, as documented in trasa-gateway(8). */
 #define GW_EXIT_OK 0
-#define GW_EXIT_FAIL 1   /* the command could not be done */
-#define GW_EXIT_USAGE 2  /* bad command line */
+#define GW_EXIT_FAIL 1	/* the command could not be done */
+#define GW_EXIT_USAGE 2 /* bad command line */
 
 #define GW_DEFAULT_STATE_DIR "/var/lib/trasa-gateway"
 #define GW_STATE_DIR_ENV "TRASA_STATE_DIR"

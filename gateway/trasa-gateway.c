@@ -50,8 +50,8 @@ usage(FILE *f)
 	    "  -v, --verbose          say more on stderr\n"
 	    "  -h, --help             this text (COMMAND --help: that command's)\n"
 	    "      --version          print the version\n"
-	    "\nSee trasa-gateway(8).\n", gw_progname, GW_STATE_DIR_ENV,
-	    GW_DEFAULT_STATE_DIR);
+	    "\nSee trasa-gateway(8).\n",
+	    gw_progname, GW_STATE_DIR_ENV, GW_DEFAULT_STATE_DIR);
 }
 
 int
@@ -197,7 +197,11 @@ gw_valid_name(const char *s)
 int
 main(int argc, char **argv)
 {
-	enum { O_STATE = 256, O_PASS, O_VERSION };
+	enum {
+		O_STATE = 256,
+		O_PASS,
+		O_VERSION
+	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "passphrase-file", required_argument, NULL, O_PASS },
@@ -219,27 +223,20 @@ main(int argc, char **argv)
 				return gw_usage(NULL, "empty --state-dir");
 			gw.state_dir = optarg;
 			break;
-		case O_PASS:
-			gw.passphrase_file = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return GW_EXIT_OK;
-		case 'v':
-			gw_verbose++;
-			break;
+		case O_PASS: gw.passphrase_file = optarg; break;
+		case 'h': usage(stdout); return GW_EXIT_OK;
+		case 'v': gw_verbose++; break;
 		case O_VERSION:
 			printf("%s (%s) %s\n", gw_progname, PACKAGE_NAME,
 			    PACKAGE_VERSION);
 			return GW_EXIT_OK;
-		default:
-			return gw_bad_option(NULL, c, argv);
+		default: return gw_bad_option(NULL, c, argv);
 		}
 	}
 	if (gw.state_dir == NULL) {
 		env = getenv(GW_STATE_DIR_ENV);
-		gw.state_dir = env != NULL && *env != '\0' ? env :
-		    GW_DEFAULT_STATE_DIR;
+		gw.state_dir =
+		    env != NULL && *env != '\0' ? env : GW_DEFAULT_STATE_DIR;
 	}
 	if (optind >= argc)
 		return gw_usage(NULL, "no command given");

@@ -10,9 +10,10 @@
 struct tbuf;
 
 /* Exit status, as documented in hostcert-tool(8). */
-#define HCT_EXIT_OK 0      /* done; for verify: the certificate is valid */
-#define HCT_EXIT_FAIL 1    /* verify: not valid; inspect: not recognised */
-#define HCT_EXIT_USAGE 2   /* usage, or an input other than the judged
+#define HCT_EXIT_OK 0	/* done; for verify: the certificate is valid */
+#define HCT_EXIT_FAIL 1 /* verify: not valid; inspect: not recognised */
+#define HCT_EXIT_USAGE \
+	2 /* usage, or an input other than the judged
                               certificate could not be read or parsed */
 
 /* Size caps for files named on the command line. */
@@ -43,8 +44,11 @@ int hct_fail(int code, int err, const char *fmt, ...)
 int hct_bad_option(const char *cmd, int c, char **argv);
 void hct_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Length of the valid UTF-8 sequence at s (1 for ASCII), or 0. */
+size_t hct_utf8_len(const unsigned char *s);
 /*
- * Print an untrusted string: control characters and backslashes as \xNN,
+ * Print an untrusted string: control characters (C0, DEL, C1), backslashes
+ * and bytes that are not valid UTF-8 as \xNN,
  * truncated after max bytes with "...". max 0: no limit.
  */
 void hct_put_safe(FILE *f, const char *s, size_t max);

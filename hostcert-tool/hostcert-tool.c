@@ -38,11 +38,13 @@ usage(FILE *f)
 	    "       %s verify --ca FILE [--ca FILE]... [--krl FILE]\n"
 	    "              [--principal NAME] [--host] [--at TIME] [--skew SECONDS]\n"
 	    "              [--source-address ADDR] [--allow-sha1] CERTFILE\n"
-	    "\ncommands:\n", hct_progname, hct_progname, hct_progname);
+	    "\ncommands:\n",
+	    hct_progname, hct_progname, hct_progname);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name,
 		    commands[i].summary);
-	fprintf(f, "\noptions:\n"
+	fprintf(f,
+	    "\noptions:\n"
 	    "  -v, --verbose  say more on stderr\n"
 	    "  -h, --help     this text (COMMAND --help: that command's)\n"
 	    "      --version  print the version\n"
@@ -107,21 +109,57 @@ hct_debug(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+size_t
+hct_utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and code points past U+10FFFF. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
 static void
 put_safe(FILE *f, const char *s, size_t max)
 {
 	const unsigned char *c = (const unsigned char *)s;
-	size_t n;
+	size_t n, i, shown = 0;
 
-	for (n = 0; c[n] != '\0'; n++) {
-		if (max != 0 && n >= max) {
+	while (*c != '\0') {
+		if (max != 0 && shown >= max) {
 			fputs("...", f);
 			return;
 		}
-		if (c[n] < 0x20 || c[n] == 0x7f || c[n] == '\\')
-			fprintf(f, "\\x%02x", c[n]);
-		else
-			fputc(c[n], f);
+		n = hct_utf8_len(c);
+		/* C0 and C1 controls, DEL, backslash, invalid UTF-8. */
+		if (n == 0 || c[0] < 0x20 || c[0] == 0x7f || c[0] == '\\' ||
+		    (c[0] == 0xc2 && c[1] < 0xa0)) {
+			for (i = 0; i < (n == 0 ? 1 : n); i++)
+				fprintf(f, "\\x%02x", c[i]);
+			c += n == 0 ? 1 : n;
+		} else {
+			fwrite(c, 1, n, f);
+			c += n;
+		}
+		shown += n == 0 ? 1 : n;
 	}
 }
 
@@ -165,10 +203,9 @@ hct_read(const char *path, size_t max, struct tbuf **out)
 		    "%s: not a regular file (symbolic links are not followed)",
 		    path);
 	case TRASA_ERR_TOO_LONG:
-		return hct_fail(HCT_EXIT_USAGE, 0,
-		    "%s: larger than %zu bytes", path, max);
-	default:
-		return hct_fail(HCT_EXIT_USAGE, e, "%s", path);
+		return hct_fail(HCT_EXIT_USAGE, 0, "%s: larger than %zu bytes",
+		    path, max);
+	default: return hct_fail(HCT_EXIT_USAGE, e, "%s", path);
 	}
 }
 
@@ -178,11 +215,12 @@ hct_text_of(const struct tbuf *b, char **out)
 	size_t len = tbuf_len(b);
 	char *s;
 
-	if (memchr(tbuf_ptr(b), '\0', len) != NULL)
+	if (len > 0 && memchr(tbuf_ptr(b), '\0', len) != NULL)
 		return TRASA_ERR_STRING_NUL;
 	if ((s = malloc(len + 1)) == NULL)
 		return TRASA_ERR_ALLOC;
-	memcpy(s, tbuf_ptr(b), len);
+	if (len > 0)
+		memcpy(s, tbuf_ptr(b), len);
 	s[len] = '\0';
 	*out = s;
 	return 0;
@@ -229,18 +267,13 @@ main(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hv", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h':
-			usage(stdout);
-			return HCT_EXIT_OK;
-		case 'v':
-			hct_verbose++;
-			break;
+		case 'h': usage(stdout); return HCT_EXIT_OK;
+		case 'v': hct_verbose++; break;
 		case 'V':
 			printf("%s (%s) %s\n", hct_progname, PACKAGE_NAME,
 			    PACKAGE_VERSION);
 			return HCT_EXIT_OK;
-		default:
-			return hct_bad_option(NULL, c, argv);
+		default: return hct_bad_option(NULL, c, argv);
 		}
 	}
 	if (optind >= argc)

@@ -27,33 +27,20 @@ struct inspect {
 
 /* ---------------------------------------------------------------- JSON */
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-static size_t
-utf8_len(const unsigned char *s)
+/* The two-character escape of a byte, or NULL. */
+static const char *
+json_short_escape(unsigned char c)
 {
-	size_t n, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
+	switch (c) {
+	case '"': return "\\\"";
+	case '\\': return "\\\\";
+	case '\b': return "\\b";
+	case '\f': return "\\f";
+	case '\n': return "\\n";
+	case '\r': return "\\r";
+	case '\t': return "\\t";
 	}
-	/* Overlong forms, surrogates and code points past U+10FFFF. */
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
+	return NULL;
 }
 
 /* A JSON string; invalid UTF-8 becomes U+FFFD. NULL prints null. */
@@ -61,6 +48,7 @@ static void
 json_str(FILE *f, const char *s)
 {
 	const unsigned char *c = (const unsigned char *)s;
+	const char *esc;
 	size_t n;
 
 	if (s == NULL) {
@@ -69,19 +57,16 @@ json_str(FILE *f, const char *s)
 	}
 	fputc('"', f);
 	while (*c != '\0') {
-		switch (*c) {
-		case '"': fputs("\\\"", f); c++; continue;
-		case '\\': fputs("\\\\", f); c++; continue;
-		case '\b': fputs("\\b", f); c++; continue;
-		case '\f': fputs("\\f", f); c++; continue;
-		case '\n': fputs("\\n", f); c++; continue;
-		case '\r': fputs("\\r", f); c++; continue;
-		case '\t': fputs("\\t", f); c++; continue;
-		}
-		if (*c < 0x20 || *c == 0x7f) {
+		if ((esc = json_short_escape(*c)) != NULL) {
+			fputs(esc, f);
+			c++;
+		} else if (*c < 0x20 || *c == 0x7f) {
 			fprintf(f, "\\u%04x", *c);
 			c++;
-		} else if ((n = utf8_len(c)) == 0) {
+		} else if (c[0] == 0xc2 && c[1] >= 0x80 && c[1] < 0xa0) {
+			fprintf(f, "\\u%04x", c[1]); /* C1 control */
+			c += 2;
+		} else if ((n = hct_utf8_len(c)) == 0) {
 			fputs("\\ufffd", f);
 			c++;
 		} else {
@@ -90,6 +75,13 @@ json_str(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+}
+
+/* NULL for an absent or empty string (printed as null). */
+static const char *
+nonempty(const char *s)
+{
+	return s != NULL && *s != '\0' ? s : NULL;
 }
 
 static void
@@ -122,7 +114,8 @@ json_member_u64(FILE *f, int *first, const char *name, uint64_t v)
 static void
 format_validity(const struct sshkey *k, char *buf, size_t len)
 {
-	uint64_t after = sshcert_valid_after(k), before = sshcert_valid_before(k);
+	uint64_t after = sshcert_valid_after(k),
+		 before = sshcert_valid_before(k);
 	char from[64], to[64];
 
 	if (after == 0 && before == SSHCERT_FOREVER) {
@@ -144,8 +137,11 @@ static int
 option_is_flag(const char *name, int critical)
 {
 	static const char *const ext_flags[] = {
-		"permit-X11-forwarding", "permit-agent-forwarding",
-		"permit-port-forwarding", "permit-pty", "permit-user-rc",
+		"permit-X11-forwarding",
+		"permit-agent-forwarding",
+		"permit-port-forwarding",
+		"permit-pty",
+		"permit-user-rc",
 		"no-touch-required",
 	};
 	size_t i;
@@ -161,8 +157,9 @@ option_is_flag(const char *name, int critical)
 static int
 option_has_string(const char *name, int critical)
 {
-	return critical && (strcmp(name, "force-command") == 0 ||
-	    strcmp(name, "source-address") == 0);
+	return critical &&
+	    (strcmp(name, "force-command") == 0 ||
+		strcmp(name, "source-address") == 0);
 }
 
 static int
@@ -180,7 +177,7 @@ print_options(const struct sshkey *k, int critical)
 	printf("\n");
 	for (i = 0; i < n; i++) {
 		e = critical ? sshcert_critical(k, i, &name, &value) :
-		    sshcert_extension(k, i, &name, &value);
+			       sshcert_extension(k, i, &name, &value);
 		if (e != 0)
 			return e;
 		printf("                ");
@@ -202,8 +199,7 @@ print_options(const struct sshkey *k, int critical)
 }
 
 static int
-print_cert_text(const struct inspect *in, size_t lnum,
-    const struct sshkey *k)
+print_cert_text(const struct inspect *in, size_t lnum, const struct sshkey *k)
 {
 	const struct sshkey *ca = sshcert_signature_key(k);
 	char *fp = NULL, *cafp = NULL, valid[160];
@@ -297,7 +293,7 @@ json_options(FILE *f, int *first, const struct sshkey *k, int critical)
 		int ofirst = 1;
 
 		e = critical ? sshcert_critical(k, i, &name, &value) :
-		    sshcert_extension(k, i, &name, &value);
+			       sshcert_extension(k, i, &name, &value);
 		if (e != 0)
 			return e;
 		fputs(i == 0 ? "{" : ",{", f);
@@ -352,7 +348,7 @@ json_cert(FILE *f, int *first, const struct sshkey *k, const char *comment)
 	if ((e = json_options(f, first, k, 1)) != 0 ||
 	    (e = json_options(f, first, k, 0)) != 0)
 		return e;
-	json_member_str(f, first, "comment", comment);
+	json_member_str(f, first, "comment", nonempty(comment));
 	return 0;
 }
 
@@ -364,7 +360,7 @@ json_pubkey(FILE *f, int *first, const struct sshkey *k, const char *comment)
 	json_member_str(f, first, "kind", "public-key");
 	if ((e = json_key_fields(f, first, k)) != 0)
 		return e;
-	json_member_str(f, first, "comment", comment);
+	json_member_str(f, first, "comment", nonempty(comment));
 	return 0;
 }
 
@@ -431,8 +427,8 @@ inspect_text(const struct inspect *in, const struct tbuf *b)
 		goto out;
 	}
 	if (nkeys > MAX_KEY_LINES) {
-		ret = hct_fail(HCT_EXIT_FAIL, 0,
-		    "%s: more than %d keys", in->path, MAX_KEY_LINES);
+		ret = hct_fail(HCT_EXIT_FAIL, 0, "%s: more than %d keys",
+		    in->path, MAX_KEY_LINES);
 		goto out;
 	}
 	wrap = in->json && nkeys > 1;
@@ -502,7 +498,7 @@ pem_format(const struct tbuf *b)
 
 	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
 		if (memmem(tbuf_ptr(b), tbuf_len(b), formats[i].armour,
-		    strlen(formats[i].armour)) != NULL)
+			strlen(formats[i].armour)) != NULL)
 			return formats[i].name;
 	return "pem";
 }
@@ -522,12 +518,13 @@ inspect_private(const struct inspect *in, const struct tbuf *b)
 		    HCT_MAX_PRIVKEY_FILE);
 	e = sshkey_private_parse(tbuf_ptr(b), tbuf_len(b), NULL, &k, &comment);
 	if (e == TRASA_ERR_ENCRYPTED || e == TRASA_ERR_PASSPHRASE)
-		return hct_fail(HCT_EXIT_FAIL, 0, "%s: private key (%s) is "
+		return hct_fail(HCT_EXIT_FAIL, 0,
+		    "%s: private key (%s) is "
 		    "encrypted; inspect its public key file instead",
 		    in->path, format);
 	if (e != 0)
-		return hct_fail(HCT_EXIT_FAIL, e, "%s: invalid private key (%s)",
-		    in->path, format);
+		return hct_fail(HCT_EXIT_FAIL, e,
+		    "%s: invalid private key (%s)", in->path, format);
 	hct_debug("%s: %s private key; showing its public part", in->path,
 	    format);
 	if (in->json) {
@@ -536,12 +533,11 @@ inspect_private(const struct inspect *in, const struct tbuf *b)
 		json_member_str(stdout, &first, "kind", "private-key");
 		json_member_str(stdout, &first, "format", format);
 		e = json_key_fields(stdout, &first, k);
-		json_member_str(stdout, &first, "comment", comment);
+		json_member_str(stdout, &first, "comment", nonempty(comment));
 		printf("}\n");
 	} else
 		e = print_key_text(k, comment);
-	ret = e == 0 ? HCT_EXIT_OK :
-	    hct_fail(HCT_EXIT_FAIL, e, "%s", in->path);
+	ret = e == 0 ? HCT_EXIT_OK : hct_fail(HCT_EXIT_FAIL, e, "%s", in->path);
 	sshkey_free(k);
 	free(comment);
 	return ret;
@@ -582,7 +578,7 @@ inspect_krl(const struct inspect *in, const struct tbuf *b)
 	json_member_str(stdout, &first, "kind", "krl");
 	json_member_u64(stdout, &first, "version", krl_version(krl));
 	json_member_u64(stdout, &first, "date", krl_date(krl));
-	json_member_str(stdout, &first, "comment", krl_comment(krl));
+	json_member_str(stdout, &first, "comment", nonempty(krl_comment(krl)));
 	json_member(stdout, &first, "signers");
 	printf("[");
 	n = krl_nsigners(krl);
@@ -606,11 +602,13 @@ out:
 static void
 inspect_usage(FILE *f)
 {
-	fprintf(f, "usage: %s inspect [--json] FILE\n"
+	fprintf(f,
+	    "usage: %s inspect [--json] FILE\n"
 	    "Show a public key, certificate, private key (public part only)\n"
 	    "or binary KRL.\n"
 	    "  --json         print one JSON object\n"
-	    "  -v, --verbose  say more on stderr\n", hct_progname);
+	    "  -v, --verbose  say more on stderr\n",
+	    hct_progname);
 }
 
 int
@@ -630,17 +628,10 @@ cmd_inspect(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			in.json = 1;
-			break;
-		case 'h':
-			inspect_usage(stdout);
-			return HCT_EXIT_OK;
-		case 'v':
-			hct_verbose++;
-			break;
-		default:
-			return hct_bad_option("inspect", c, argv);
+		case 'j': in.json = 1; break;
+		case 'h': inspect_usage(stdout); return HCT_EXIT_OK;
+		case 'v': hct_verbose++; break;
+		default: return hct_bad_option("inspect", c, argv);
 		}
 	}
 	if (optind >= argc)
@@ -653,11 +644,14 @@ cmd_inspect(int argc, char **argv)
 	if (tbuf_len(b) >= KRL_MAGIC_LEN &&
 	    memcmp(tbuf_ptr(b), KRL_MAGIC, KRL_MAGIC_LEN) == 0)
 		ret = inspect_krl(&in, b);
-	else if (memmem(tbuf_ptr(b), tbuf_len(b), "-----BEGIN ", 11) != NULL)
+	else if (tbuf_len(b) > 0 &&
+	    memmem(tbuf_ptr(b), tbuf_len(b), "-----BEGIN ", 11) != NULL)
 		ret = inspect_private(&in, b);
 	else if (tbuf_len(b) > HCT_MAX_TEXT_FILE)
-		ret = hct_fail(HCT_EXIT_FAIL, 0, "%s: larger than %u bytes and "
-		    "not a KRL", in.path, HCT_MAX_TEXT_FILE);
+		ret = hct_fail(HCT_EXIT_FAIL, 0,
+		    "%s: larger than %u bytes and "
+		    "not a KRL",
+		    in.path, HCT_MAX_TEXT_FILE);
 	else
 		ret = inspect_text(&in, b);
 	tbuf_free(b);

@@ -75,8 +75,7 @@ parse_time(const char *s, uint64_t *out)
 	if (*end == 'T' || *end == ' ') {
 		if ((end = strptime(end + 1, "%H:%M", &tm)) == NULL)
 			return -1;
-		if (*end == ':' &&
-		    (end = strptime(end + 1, "%S", &tm)) == NULL)
+		if (*end == ':' && (end = strptime(end + 1, "%S", &tm)) == NULL)
 			return -1;
 	}
 	if (*end != '\0')
@@ -132,7 +131,8 @@ load_ca_line(struct verify *v, char *line, const char *path, size_t lnum)
 		if (n != strlen("@cert-authority") ||
 		    strncmp(line, "@cert-authority", n) != 0) {
 			hct_debug("%s:%zu: skipping a marker line that is not "
-			    "@cert-authority", path, lnum);
+				  "@cert-authority",
+			    path, lnum);
 			return 0;
 		}
 		line += n;
@@ -145,8 +145,8 @@ load_ca_line(struct verify *v, char *line, const char *path, size_t lnum)
 		return e;
 	}
 	if (sshkey_is_cert(k)) {
-		hct_fail(0, 0, "%s:%zu: is a certificate, not a CA key",
-		    path, lnum);
+		hct_fail(0, 0, "%s:%zu: is a certificate, not a CA key", path,
+		    lnum);
 		sshkey_free(k);
 		return TRASA_ERR_CA_IS_CERT;
 	}
@@ -205,9 +205,12 @@ load_krl(struct verify *v)
 
 	if ((ret = hct_read(v->krl_file, KRL_MAX_SIZE, &b)) != 0)
 		return ret;
-	if ((e = krl_parse(tbuf_ptr(b), tbuf_len(b), &v->krl)) != 0)
-		ret = hct_fail(HCT_EXIT_USAGE, e, "%s: invalid KRL",
+	if (tbuf_len(b) == 0)
+		ret = hct_fail(HCT_EXIT_USAGE, 0, "%s: invalid KRL: empty file",
 		    v->krl_file);
+	else if ((e = krl_parse(tbuf_ptr(b), tbuf_len(b), &v->krl)) != 0)
+		ret =
+		    hct_fail(HCT_EXIT_USAGE, e, "%s: invalid KRL", v->krl_file);
 	else
 		hct_debug("%s: KRL version %" PRIu64, v->krl_file,
 		    krl_version(v->krl));
@@ -241,8 +244,7 @@ load_cert(struct verify *v)
 	}
 	e = sshkey_parse_public(line, &v->cert, NULL);
 	switch (e) {
-	case 0:
-		break;
+	case 0: break;
 	case TRASA_ERR_BAD_SIGNATURE:
 		ret = hct_fail(HCT_EXIT_FAIL, 0, "%s: bad signature", path);
 		goto out;
@@ -251,8 +253,8 @@ load_cert(struct verify *v)
 		    "%s: signature algorithm not allowed", path);
 		goto out;
 	default:
-		ret = hct_fail(HCT_EXIT_FAIL, e,
-		    "%s: not a valid certificate", path);
+		ret = hct_fail(HCT_EXIT_FAIL, e, "%s: not a valid certificate",
+		    path);
 		goto out;
 	}
 	if (!sshkey_is_cert(v->cert)) {
@@ -348,7 +350,8 @@ report(const struct verify *v, int err)
 	switch (err) {
 	case TRASA_ERR_SIG_ALG:
 		if (strcmp(sshcert_signature_alg(c), "ssh-rsa") == 0)
-			fprintf(f, "SHA-1 signature refused (ssh-rsa; "
+			fprintf(f,
+			    "SHA-1 signature refused (ssh-rsa; "
 			    "--allow-sha1 accepts it)");
 		else
 			fprintf(f, "signature algorithm %s not allowed",
@@ -362,7 +365,8 @@ report(const struct verify *v, int err)
 		fprintf(f, "unknown CA: signed by %s %s", sshkey_label(ca), fp);
 		break;
 	case TRASA_ERR_CERT_TYPE:
-		fprintf(f, "wrong type: %s certificate, expected a %s "
+		fprintf(f,
+		    "wrong type: %s certificate, expected a %s "
 		    "certificate",
 		    sshcert_type(c) == SSHCERT_HOST ? "host" : "user",
 		    v->pol.type == SSHCERT_HOST ? "host" : "user");
@@ -406,19 +410,15 @@ report(const struct verify *v, int err)
 			fprintf(f, "revoked (key %s)", fp);
 		} else {
 			s = hct_safe_dup(sshcert_key_id(c), HCT_MAX_SHOWN);
-			fprintf(f, "revoked (serial %" PRIu64 " / key ID "
-			    "\"%s\")", sshcert_serial(c), s ? s : "");
+			fprintf(f,
+			    "revoked (serial %" PRIu64 " / key ID "
+			    "\"%s\")",
+			    sshcert_serial(c), s ? s : "");
 		}
 		break;
-	case TRASA_ERR_BAD_SIGNATURE:
-		fprintf(f, "bad signature");
-		break;
-	case TRASA_ERR_NOT_CERT:
-		fprintf(f, "not a certificate");
-		break;
-	default:
-		fprintf(f, "not valid: %s", trasa_strerror(err));
-		break;
+	case TRASA_ERR_BAD_SIGNATURE: fprintf(f, "bad signature"); break;
+	case TRASA_ERR_NOT_CERT: fprintf(f, "not a certificate"); break;
+	default: fprintf(f, "not valid: %s", trasa_strerror(err)); break;
 	}
 	fputc('\n', f);
 	free(fp);
@@ -430,7 +430,8 @@ report(const struct verify *v, int err)
 static void
 verify_usage(FILE *f)
 {
-	fprintf(f, "usage: %s verify --ca FILE [--ca FILE]... [--krl FILE]\n"
+	fprintf(f,
+	    "usage: %s verify --ca FILE [--ca FILE]... [--krl FILE]\n"
 	    "         [--principal NAME] [--host] [--at TIME] [--skew SECONDS]\n"
 	    "         [--source-address ADDR] [--allow-sha1] CERTFILE\n"
 	    "Judge CERTFILE as sshd (user certificates) or ssh (--host) would.\n"
@@ -452,8 +453,16 @@ verify_usage(FILE *f)
 int
 cmd_verify(int argc, char **argv)
 {
-	enum { O_CA = 256, O_KRL, O_PRINCIPAL, O_HOST, O_AT, O_SKEW,
-	    O_SOURCE, O_SHA1 };
+	enum {
+		O_CA = 256,
+		O_KRL,
+		O_PRINCIPAL,
+		O_HOST,
+		O_AT,
+		O_SKEW,
+		O_SOURCE,
+		O_SHA1
+	};
 	static const struct option opts[] = {
 		{ "ca", required_argument, NULL, O_CA },
 		{ "krl", required_argument, NULL, O_KRL },
@@ -480,8 +489,10 @@ cmd_verify(int argc, char **argv)
 		switch (c) {
 		case O_CA:
 			if (v.nca_files >= MAX_CA_FILES)
-				return hct_usage("verify", "more than %d --ca "
-				    "files", MAX_CA_FILES);
+				return hct_usage("verify",
+				    "more than %d --ca "
+				    "files",
+				    MAX_CA_FILES);
 			v.ca_files[v.nca_files++] = optarg;
 			break;
 		case O_KRL:
@@ -494,35 +505,27 @@ cmd_verify(int argc, char **argv)
 				return hct_usage("verify", "empty --principal");
 			v.pol.principal = optarg;
 			break;
-		case O_HOST:
-			v.pol.type = SSHCERT_HOST;
-			break;
-		case O_AT:
-			at = optarg;
-			break;
+		case O_HOST: v.pol.type = SSHCERT_HOST; break;
+		case O_AT: at = optarg; break;
 		case O_SKEW:
 			if (parse_skew(optarg, &v.pol.skew) != 0)
-				return hct_usage("verify", "--skew needs seconds "
-				    "from 0 to %u, not '%s'", MAX_SKEW, optarg);
+				return hct_usage("verify",
+				    "--skew needs seconds "
+				    "from 0 to %u, not '%s'",
+				    MAX_SKEW, optarg);
 			break;
 		case O_SOURCE:
 			if (!valid_address(optarg))
-				return hct_usage("verify", "--source-address "
+				return hct_usage("verify",
+				    "--source-address "
 				    "'%s' is not an IPv4 or IPv6 address",
 				    optarg);
 			v.pol.source_address = optarg;
 			break;
-		case O_SHA1:
-			v.pol.flags |= SSHKEY_ALLOW_SHA1;
-			break;
-		case 'h':
-			verify_usage(stdout);
-			return HCT_EXIT_OK;
-		case 'v':
-			hct_verbose++;
-			break;
-		default:
-			return hct_bad_option("verify", c, argv);
+		case O_SHA1: v.pol.flags |= SSHKEY_ALLOW_SHA1; break;
+		case 'h': verify_usage(stdout); return HCT_EXIT_OK;
+		case 'v': hct_verbose++; break;
+		default: return hct_bad_option("verify", c, argv);
 		}
 	}
 	if (optind >= argc)
@@ -532,8 +535,10 @@ cmd_verify(int argc, char **argv)
 	if (v.nca_files == 0)
 		return hct_usage("verify", "at least one --ca FILE is needed");
 	if (parse_time(at, &v.pol.now) != 0)
-		return hct_usage("verify", "--at '%s' is not now, epoch seconds "
-		    "or YYYY-MM-DD[THH:MM[:SS]]", at);
+		return hct_usage("verify",
+		    "--at '%s' is not now, epoch seconds "
+		    "or YYYY-MM-DD[THH:MM[:SS]]",
+		    at);
 	v.cert_file = argv[optind];
 
 	for (i = 0; i < v.nca_files; i++)

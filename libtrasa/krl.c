@@ -1090,9 +1090,9 @@ key_revoked(const struct krl *krl, const struct sshkey *key)
 		if (blobs_contain(&krl->sha256s, h256, sizeof(h256)))
 			return TRASA_ERR_REVOKED;
 	}
-	if (krl->keys.n > 0 || sshkey_is_cert(key)) {
-		if ((b = tbuf_new()) == NULL)
-			return TRASA_ERR_ALLOC;
+	if ((b = tbuf_new()) == NULL)
+		return TRASA_ERR_ALLOC;
+	if (krl->keys.n > 0) {
 		if ((e = sshkey_plain_to_blob(key, b)) != 0)
 			goto out;
 		if (blobs_contain(&krl->keys, tbuf_ptr(b), tbuf_len(b))) {

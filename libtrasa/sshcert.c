@@ -954,6 +954,20 @@ cidr_list_match(const char *addr, const char *list)
 	return found;
 }
 
+int
+sshcert_source_address_valid(const char *list)
+{
+	const char *p;
+	size_t n = 1;
+
+	if (list == NULL)
+		return TRASA_ERR_INVALID_ARG;
+	for (p = list; *p != '\0'; p++)
+		if (*p == ',' && ++n > SSHCERT_MAX_SOURCES)
+			return TRASA_ERR_TOO_MANY;
+	return cidr_list_match(NULL, list) == 0 ? 0 : TRASA_ERR_FORMAT;
+}
+
 /* ---------------------------------------------------------------- judging */
 
 /* Option data that is exactly one string: its value, else NULL. */

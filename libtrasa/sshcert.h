@@ -22,6 +22,7 @@ enum sshcert_type {
 
 #define SSHCERT_MAX_PRINCIPALS 256
 #define SSHCERT_MAX_OPTIONS 64
+#define SSHCERT_MAX_SOURCES 256
 #define SSHCERT_FOREVER UINT64_MAX
 
 /* Reading (k must be a certificate; values are owned by k). */
@@ -83,6 +84,11 @@ struct sshcert_policy {
  */
 int sshcert_check(const struct sshkey *cert, const struct sshkey *const *cas,
     size_t ncas, const struct krl *krl, const struct sshcert_policy *pol);
+
+/* 0 when list is a source-address value sshd accepts (comma-separated
+ * addresses or CIDR networks with no host bits set), TRASA_ERR_FORMAT
+ * otherwise. */
+int sshcert_source_address_valid(const char *list);
 
 /* "YYYY-MM-DDTHH:MM:SS" in local time as ssh-keygen -L prints validity
  * bounds, "forever" / "always" for the open ends. */

@@ -88,6 +88,7 @@ step "Trust the host CA in known_hosts and log in with ssh"
 printf '@cert-authority 127.0.0.1,[127.0.0.1]:%s %s\n' "$PORT" \
     "$("$GW" --state-dir "$S" ca show host)" >"$T/known_hosts"
 cat "$T/known_hosts"
+# shellcheck disable=SC2016 # expanded by the remote shell
 show "$SSH" -F /dev/null -o StrictHostKeyChecking=yes \
     -o UserKnownHostsFile="$T/known_hosts" -o GlobalKnownHostsFile=/dev/null \
     -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
@@ -95,7 +96,7 @@ show "$SSH" -F /dev/null -o StrictHostKeyChecking=yes \
     'echo "hello from $(hostname) as $(id -un)"' </dev/null
 
 step "What sshd logged about the certificate"
-for i in $(seq 1 20); do
+for _ in $(seq 1 20); do
 	grep -q 'Accepted certificate' "$T/sshd.log" && break
 	sleep 0.1
 done

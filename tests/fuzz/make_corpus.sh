@@ -74,15 +74,22 @@ awk '{ printf "%s\t%s  a comment with spaces\n", $1, $2 }' \
 printf '%s\n%s\n' "$fixed_ca" "$fixed_user" >"$out/pubkey/fixed.pub"
 
 # --------------------------------------------------------------- certificates
-# cert NAME CA SUBJECT ARGS...: sign SUBJECT.pub with CA, copy text and blob.
+# cert NAME CA SUBJECT ARGS...: sign SUBJECT.pub with CA; the blob goes to
+# cert/, and for a few (every key type once) text and blob to pubkey/.
+in_pubkey=" u-ed25519-ed25519 u-ecdsa-256-ecdsa-384 u-ecdsa-521-rsa-2048"
+in_pubkey+=" h-ecdsa-521 u-rsa-2048-ecdsa-256 alg-rsa-sha2-256 opts manyprinc "
 cert() {
 	local name=$1 ca=$2 subj=$3
 	shift 3
 	cp "$work/$subj.pub" "$work/c-$name.pub"
 	kg -s "$work/$ca" -I "id-$name" -z 7 "$@" "$work/c-$name.pub"
-	cp "$work/c-$name-cert.pub" "$out/pubkey/cert-$name.pub"
-	blob "$work/c-$name-cert.pub" >"$out/pubkey/cert-$name.blob"
 	blob "$work/c-$name-cert.pub" >"$out/cert/$name.blob"
+	case $in_pubkey in
+	*" $name "*)
+		cp "$work/c-$name-cert.pub" "$out/pubkey/cert-$name.pub"
+		blob "$work/c-$name-cert.pub" >"$out/pubkey/cert-$name.blob"
+		;;
+	esac
 }
 
 cas="ed25519 ecdsa-256 ecdsa-384 ecdsa-521 rsa-2048"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/interop/lib.sh: helpers shared by the shell tests (bash only).
 #
 # Source it, then call tmp_setup first:
@@ -108,9 +109,9 @@ port_listening()
 
 pick_port()
 {
-	local i port
+	local port
 
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		port=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 40000))
 		if ! port_in_use "$port"; then
 			echo "$port"
@@ -146,7 +147,7 @@ EOF
 
 start_sshd()
 {
-	local config=$1 log=$2 port i
+	local config=$1 log=$2 port
 
 	port=$(awk 'tolower($1) == "port" { print $2; exit }' "$config")
 	[ -n "$port" ] || fail "start_sshd: no Port line in $config"
@@ -165,7 +166,7 @@ start_sshd()
 	SSHD_PID=$!
 	LIB_PIDS+=("$SSHD_PID")
 	# Up to 10 s for the listening socket.
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		if port_listening "$port"; then
 			return 0
 		fi
@@ -181,11 +182,11 @@ start_sshd()
 
 stop_sshd()
 {
-	local pid=$1 i p keep=()
+	local pid=$1 p keep=()
 
 	if kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid" 2>/dev/null || true
-		for i in $(seq 1 50); do
+		for _ in $(seq 1 50); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done

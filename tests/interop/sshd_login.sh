@@ -64,9 +64,7 @@ login()
 # waiting up to 2 s for sshd to write it.
 log_since()
 {
-	local i
-
-	for i in $(seq 1 20); do
+	for _ in $(seq 1 20); do
 		if tail -n "+$(($2 + 1))" "$1" | grep -qF -- "$3"; then
 			return 0
 		fi

@@ -321,6 +321,9 @@ pass "cert sign usage errors"
 # Refused inputs: exit 1, one line, no certificate written.
 run 1 "${S[@]}" --user alice --principals alice "$T/k/garbage.pub"
 err_one_line "garbage.pub: not a valid public key"
+: >"$T/k/empty.pub"
+run 1 "${S[@]}" --user alice --principals alice "$T/k/empty.pub"
+err_one_line "empty.pub"
 run 1 "${S[@]}" --user alice --principals alice "$T/k/missing.pub"
 err_one_line "missing.pub"
 run 1 "${S[@]}" --user alice --principals alice "$T/k/small.pub"
@@ -404,6 +407,19 @@ run 0 "$GW" --state-dir "$SD" cert sign --user alice --principals alice \
     --key-id 'a "quoted" \ id é' "$T/k/alice.pub"
 run 0 "$HCT" inspect --json "$CERT"
 [ "$(jq -r .key_id "$T/out")" = 'a "quoted" \ id é' ] || fail "JSON escaping: $(cat "$T/out")"
+# Control characters in attacker-chosen fields are escaped, in text and JSON.
+"$SSH_KEYGEN" -q -N '' -C '' -t ed25519 -f "$T/ctlca"
+cp "$T/k/alice.pub" "$T/ctl.pub"
+"$SSH_KEYGEN" -q -s "$T/ctlca" -I "$(printf 'evil\033[2J\001id')" \
+    -n "$(printf 'ro\tot')" "$T/ctl.pub"
+run 0 "$HCT" inspect "$T/ctl-cert.pub"
+out_has 'Key ID: "evil\x1b[2J\x01id"'
+out_has 'ro\x09ot'
+! LC_ALL=C grep -q "$(printf '[\001\033\t]')" "$T/out" || fail "inspect printed a control character"
+run 0 "$HCT" inspect --json "$T/ctl-cert.pub"
+[ "$(jq -r .key_id "$T/out")" = "$(printf 'evil\033[2J\001id')" ] || fail "JSON control characters"
+run 0 "$HCT" verify --ca "$T/ctlca.pub" "$T/ctl-cert.pub"
+! LC_ALL=C grep -q "$(printf '[\001\033\t]')" "$T/out" || fail "verify printed a control character"
 # A file of several lines (as ssh-keygen -L: FILE:N: for later lines).
 cat "$T/k/alice.pub" "$HCERT" >"$T/two"
 run 0 "$HCT" inspect "$T/two"
@@ -565,6 +581,11 @@ err_one_line "is a certificate, not a CA key"
 run 2 "${V[@]}" --ca "$UCA" --krl "$T/missing" "$CERT"
 err_one_line "No such file"
 run 2 "${V[@]}" --ca "$UCA" --krl "$T/k/garbage.pub" "$CERT"
+err_one_line "invalid KRL"
+run 2 "${V[@]}" --ca "$UCA" --krl "$T/empty.pub" "$CERT"
+err_one_line "invalid KRL"
+head -c 40 "$T/krl-serial" >"$T/krl-truncated"
+run 2 "${V[@]}" --ca "$UCA" --krl "$T/krl-truncated" "$CERT"
 err_one_line "invalid KRL"
 for at in yesterday 2024-13-01 2024-01-01T25:00 2024-01-01x -5; do
 	run 2 "${V[@]}" --ca "$UCA" --at "$at" "$CERT"
