@@ -5,9 +5,18 @@
  * same revocations, the same `ssh-keygen -Q -l` listing.
  *
  * Revocations are kept in sorted arrays searched by bisection: serials as
- * merged [lo, hi] ranges, key IDs and key blobs and hashes as byte strings
- * in OpenSSH's order (memcmp, then shorter first). While parsing, entries
- * are appended and every array is sorted once at the end.
+ * merged [lo, hi] ranges (a bitmap of many serials costs a range per run,
+ * not a node per serial), key IDs, key blobs and hashes as byte strings in
+ * OpenSSH's order (memcmp, then shorter first). New entries wait in a
+ * small unsorted list that is merged in geometrically, so that parsing or
+ * building in any order stays O(n log n); a parse ends fully merged.
+ *
+ * Where PROTOCOL.krl leaves room, we do as OpenSSH 9.2: hashes need not
+ * be in order, sections may be empty, explicit key blobs are not parsed,
+ * serial 0 is refused, bitmaps are capped at 2048 bytes, a string may end
+ * in one NUL, signers the KRL itself revokes do not count. Extension sections, which 9.2
+ * refuses outright, are taken as PROTOCOL.krl 1.7 and OpenSSH >= 9.4 do:
+ * critical ones refused, others ignored.
  */
 #include "krl.h"
 
@@ -47,6 +56,13 @@
 #define KRL_MAX_CAS 4096
 #define KRL_MAX_SIGNERS 16
 #define KRL_MAX_BLOB TBUF_MAX_STRING        /* one key blob, key ID, ... */
+/*
+ * Entries added go to a pending list that is merged into the sorted one
+ * once it holds KRL_PEND_MIN and 1/KRL_PEND_RATIO of the sorted count:
+ * adding costs amortised O(log n) in any order, lookups stay fast.
+ */
+#define KRL_PEND_MIN 1024
+#define KRL_PEND_RATIO 16
 
 #define SHA1_LEN 20
 #define SHA256_LEN 32
@@ -55,11 +71,15 @@ struct krl_range {
 	uint64_t lo, hi;
 };
 
-/* Sorted, merged serial ranges (unsorted while a parse appends). */
+/*
+ * Serial ranges: sorted and merged in v, plus ranges added since in pend
+ * (any order), merged into v when pend is due (pend_full()).
+ */
 struct krl_serials {
 	struct krl_range *v;
-	size_t n, alloc;
-	int unsorted;
+	size_t n;
+	struct krl_range *pend;
+	size_t npend, palloc;
 };
 
 /* A byte string, NUL-terminated for printing key IDs. */
@@ -68,11 +88,12 @@ struct krl_blob {
 	size_t len;
 };
 
-/* Sorted, distinct byte strings (unsorted while a parse appends). */
+/* Byte strings, sorted and distinct in v, plus pend as for serials. */
 struct krl_blobs {
 	struct krl_blob *v;
-	size_t n, alloc;
-	int unsorted;
+	size_t n;
+	struct krl_blob *pend;
+	size_t npend, palloc;
 };
 
 /* The revocations that apply to one CA's certificates. */
@@ -113,24 +134,45 @@ range_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Whether range b starts inside a or right after it. */
+/* Whether range b (b->lo >= a->lo) starts inside a or right after it. */
 static int
 range_joins(const struct krl_range *a, const struct krl_range *b)
 {
 	return a->hi == UINT64_MAX || b->lo <= a->hi + 1;
 }
 
-static void
-serials_normalize(struct krl_serials *s)
+/* Whether pending entries are due to be merged into the sorted array. */
+static int
+pend_full(size_t n, size_t npend)
 {
-	size_t i, o;
+	return npend >= KRL_PEND_MIN && npend >= n / KRL_PEND_RATIO;
+}
 
-	if (!s->unsorted)
-		return;
-	s->unsorted = 0;
-	if (s->n == 0)
-		return;
-	qsort(s->v, s->n, sizeof(*s->v), range_cmp);
+/* Merge the pending ranges into the sorted array, coalescing. */
+static int
+serials_flush(struct krl_serials *s)
+{
+	struct krl_range *nv;
+	size_t i, j, k, o;
+
+	if (s->npend == 0)
+		return 0;
+	qsort(s->pend, s->npend, sizeof(*s->pend), range_cmp);
+	if ((nv = realloc(s->v, (s->n + s->npend) * sizeof(*nv))) == NULL)
+		return TRASA_ERR_ALLOC;
+	s->v = nv;
+	/* Both sorted: merge from the back, in place. */
+	i = s->n;
+	j = s->npend;
+	k = s->n + s->npend;
+	while (j > 0) {
+		if (i > 0 && range_cmp(&s->v[i - 1], &s->pend[j - 1]) > 0)
+			s->v[--k] = s->v[--i];
+		else
+			s->v[--k] = s->pend[--j];
+	}
+	s->n += s->npend;
+	s->npend = 0;
 	for (i = 1, o = 0; i < s->n; i++) {
 		if (range_joins(&s->v[o], &s->v[i])) {
 			if (s->v[i].hi > s->v[o].hi)
@@ -139,99 +181,93 @@ serials_normalize(struct krl_serials *s)
 			s->v[++o] = s->v[i];
 	}
 	s->n = o + 1;
-}
-
-static int
-serials_grow(struct krl_serials *s)
-{
-	struct krl_range *nv;
-	size_t na;
-
-	if (s->n < s->alloc)
-		return 0;
-	if (s->n >= KRL_MAX_RANGES && s->unsorted) {
-		serials_normalize(s);
-		s->unsorted = 1; /* keep appending; sorted again at the end */
-	}
-	if (s->n >= KRL_MAX_RANGES)
-		return TRASA_ERR_TOO_MANY;
-	if (s->n < s->alloc)
-		return 0;
-	na = s->alloc == 0 ? 16 : s->alloc * 2;
-	if (na > KRL_MAX_RANGES)
-		na = KRL_MAX_RANGES;
-	if ((nv = realloc(s->v, na * sizeof(*nv))) == NULL)
-		return TRASA_ERR_ALLOC;
-	s->v = nv;
-	s->alloc = na;
 	return 0;
 }
 
-/* Index of the first range whose hi + 1 reaches x (s sorted). */
-static size_t
-serials_lower(const struct krl_serials *s, uint64_t x)
-{
-	size_t lo = 0, hi = s->n, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->v[mid].hi != UINT64_MAX && s->v[mid].hi + 1 < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * Add [lo, hi]. With sorted set, merge it in place so that s stays sorted;
- * otherwise append it (serials_normalize() sorts later).
- */
 static int
-serials_add(struct krl_serials *s, uint64_t lo, uint64_t hi, int sorted)
+serials_add(struct krl_serials *s, uint64_t lo, uint64_t hi)
 {
-	struct krl_range r = { lo, hi };
-	size_t i, j;
+	struct krl_range *np;
+	size_t na;
 	int e;
 
-	if (!sorted || s->unsorted) {
-		if ((e = serials_grow(s)) != 0)
-			return e;
-		s->v[s->n++] = r;
-		s->unsorted = 1;
-		return 0;
+	if (s->n + s->npend >= KRL_MAX_RANGES &&
+	    ((e = serials_flush(s)) != 0 || s->n >= KRL_MAX_RANGES))
+		return e != 0 ? e : TRASA_ERR_TOO_MANY;
+	if (s->npend == s->palloc) {
+		na = s->palloc == 0 ? 16 : s->palloc * 2;
+		if ((np = realloc(s->pend, na * sizeof(*np))) == NULL)
+			return TRASA_ERR_ALLOC;
+		s->pend = np;
+		s->palloc = na;
 	}
-	/* Ranges i..j-1 touch [lo, hi]: fold them into one. */
-	i = serials_lower(s, lo);
-	for (j = i; j < s->n && range_joins(&r, &s->v[j]); j++) {
-		if (s->v[j].lo < r.lo)
-			r.lo = s->v[j].lo;
-		if (s->v[j].hi > r.hi)
-			r.hi = s->v[j].hi;
-	}
-	if (j > i) {
-		s->v[i] = r;
-		memmove(&s->v[i + 1], &s->v[j], (s->n - j) * sizeof(*s->v));
-		s->n -= j - i - 1;
-		return 0;
-	}
-	if ((e = serials_grow(s)) != 0)
-		return e;
-	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
-	s->v[i] = r;
-	s->n++;
+	s->pend[s->npend].lo = lo;
+	s->pend[s->npend].hi = hi;
+	s->npend++;
+	if (pend_full(s->n, s->npend))
+		return serials_flush(s);
 	return 0;
 }
 
 static int
 serials_contain(const struct krl_serials *s, uint64_t x)
 {
-	size_t i = serials_lower(s, x);
+	size_t lo = 0, hi = s->n, mid;
 
-	/* v[i] is the first range with hi >= x - 1; x may be just past it. */
-	for (; i < s->n && s->v[i].lo <= x; i++)
-		if (x <= s->v[i].hi)
+	/* The last sorted range starting at or below x, then the rest. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->v[mid].lo <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0 && x <= s->v[lo - 1].hi)
+		return 1;
+	for (mid = 0; mid < s->npend; mid++)
+		if (s->pend[mid].lo <= x && x <= s->pend[mid].hi)
 			return 1;
+	return 0;
+}
+
+static void
+serials_clear(struct krl_serials *s)
+{
+	free(s->v);
+	free(s->pend);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * All of s sorted and merged, for reading through a const KRL: s itself
+ * when nothing is pending, else a merged copy in tmp (serials_clear() it).
+ */
+static int
+serials_view(const struct krl_serials *s, struct krl_serials *tmp,
+    const struct krl_serials **out)
+{
+	int e;
+
+	memset(tmp, 0, sizeof(*tmp));
+	if (s->npend == 0) {
+		*out = s;
+		return 0;
+	}
+	if ((tmp->v = malloc(s->n * sizeof(*s->v) + 1)) == NULL ||
+	    (tmp->pend = malloc(s->npend * sizeof(*s->pend))) == NULL) {
+		serials_clear(tmp);
+		return TRASA_ERR_ALLOC;
+	}
+	if (s->n > 0)
+		memcpy(tmp->v, s->v, s->n * sizeof(*s->v));
+	memcpy(tmp->pend, s->pend, s->npend * sizeof(*s->pend));
+	tmp->n = s->n;
+	tmp->npend = tmp->palloc = s->npend;
+	if ((e = serials_flush(tmp)) != 0) {
+		serials_clear(tmp);
+		return e;
+	}
+	*out = tmp;
 	return 0;
 }
 
@@ -258,6 +294,43 @@ blob_qcmp(const void *a, const void *b)
 	return blob_cmp(x->p, x->len, y->p, y->len);
 }
 
+/*
+ * Merge the pending strings into the sorted array, dropping duplicates
+ * (and freeing them when owned; a view's copy shares its strings).
+ */
+static int
+blobs_flush(struct krl_blobs *s, int owned)
+{
+	struct krl_blob *nv;
+	size_t i, j, k, o;
+
+	if (s->npend == 0)
+		return 0;
+	qsort(s->pend, s->npend, sizeof(*s->pend), blob_qcmp);
+	if ((nv = realloc(s->v, (s->n + s->npend) * sizeof(*nv))) == NULL)
+		return TRASA_ERR_ALLOC;
+	s->v = nv;
+	i = s->n;
+	j = s->npend;
+	k = s->n + s->npend;
+	while (j > 0) {
+		if (i > 0 && blob_qcmp(&s->v[i - 1], &s->pend[j - 1]) > 0)
+			s->v[--k] = s->v[--i];
+		else
+			s->v[--k] = s->pend[--j];
+	}
+	s->n += s->npend;
+	s->npend = 0;
+	for (i = 1, o = 0; i < s->n; i++) {
+		if (blob_qcmp(&s->v[o], &s->v[i]) != 0)
+			s->v[++o] = s->v[i];
+		else if (owned)
+			free(s->v[i].p);
+	}
+	s->n = o + 1;
+	return 0;
+}
+
 static void
 blobs_clear(struct krl_blobs *s)
 {
@@ -265,34 +338,47 @@ blobs_clear(struct krl_blobs *s)
 
 	for (i = 0; i < s->n; i++)
 		free(s->v[i].p);
+	for (i = 0; i < s->npend; i++)
+		free(s->pend[i].p);
 	free(s->v);
+	free(s->pend);
 	memset(s, 0, sizeof(*s));
 }
 
-static void
-blobs_normalize(struct krl_blobs *s)
+/* Add a copy of p (NUL-terminated, for printing key IDs). */
+static int
+blobs_add(struct krl_blobs *s, const uint8_t *p, size_t len)
 {
-	size_t i, o;
+	struct krl_blob *np;
+	uint8_t *c;
+	size_t na;
+	int e;
 
-	if (!s->unsorted)
-		return;
-	s->unsorted = 0;
-	if (s->n == 0)
-		return;
-	qsort(s->v, s->n, sizeof(*s->v), blob_qcmp);
-	for (i = 1, o = 0; i < s->n; i++) {
-		if (blob_qcmp(&s->v[o], &s->v[i]) == 0)
-			free(s->v[i].p);
-		else
-			s->v[++o] = s->v[i];
+	if (s->n + s->npend >= KRL_MAX_ENTRIES &&
+	    ((e = blobs_flush(s, 1)) != 0 || s->n >= KRL_MAX_ENTRIES))
+		return e != 0 ? e : TRASA_ERR_TOO_MANY;
+	if (s->npend == s->palloc) {
+		na = s->palloc == 0 ? 16 : s->palloc * 2;
+		if ((np = realloc(s->pend, na * sizeof(*np))) == NULL)
+			return TRASA_ERR_ALLOC;
+		s->pend = np;
+		s->palloc = na;
 	}
-	s->n = o + 1;
+	if ((c = malloc(len + 1)) == NULL)
+		return TRASA_ERR_ALLOC;
+	if (len > 0)
+		memcpy(c, p, len);
+	c[len] = '\0';
+	s->pend[s->npend].p = c;
+	s->pend[s->npend].len = len;
+	s->npend++;
+	if (pend_full(s->n, s->npend))
+		return blobs_flush(s, 1);
+	return 0;
 }
 
-/* Bisection: 1 and the index when found, else 0 and where it goes. */
 static int
-blobs_find(const struct krl_blobs *s, const uint8_t *p, size_t len,
-    size_t *where)
+blobs_contain(const struct krl_blobs *s, const uint8_t *p, size_t len)
 {
 	size_t lo = 0, hi = s->n, mid;
 	int c;
@@ -300,68 +386,56 @@ blobs_find(const struct krl_blobs *s, const uint8_t *p, size_t len,
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		c = blob_cmp(s->v[mid].p, s->v[mid].len, p, len);
-		if (c == 0) {
-			*where = mid;
+		if (c == 0)
 			return 1;
-		}
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	*where = lo;
+	for (mid = 0; mid < s->npend; mid++)
+		if (blob_cmp(s->pend[mid].p, s->pend[mid].len, p, len) == 0)
+			return 1;
 	return 0;
 }
 
-/* Add a copy of p; sorted as for serials_add(). */
-static int
-blobs_add(struct krl_blobs *s, const uint8_t *p, size_t len, int sorted)
+/* A view's copy shares its strings: free only its arrays. */
+static void
+blobs_view_free(struct krl_blobs *tmp)
 {
-	struct krl_blob *nv;
-	uint8_t *c;
-	size_t at = 0, na;
+	free(tmp->v);
+	free(tmp->pend);
+	memset(tmp, 0, sizeof(*tmp));
+}
 
-	sorted = sorted && !s->unsorted;
-	if (sorted && blobs_find(s, p, len, &at))
+/* As serials_view(); free tmp with blobs_view_free(). */
+static int
+blobs_view(const struct krl_blobs *s, struct krl_blobs *tmp,
+    const struct krl_blobs **out)
+{
+	int e;
+
+	memset(tmp, 0, sizeof(*tmp));
+	if (s->npend == 0) {
+		*out = s;
 		return 0;
-	if (s->n >= KRL_MAX_ENTRIES && !sorted) {
-		blobs_normalize(s);
-		s->unsorted = 1;
-		at = s->n;
 	}
-	if (s->n >= KRL_MAX_ENTRIES)
-		return TRASA_ERR_TOO_MANY;
-	if (s->n == s->alloc) {
-		na = s->alloc == 0 ? 16 : s->alloc * 2;
-		if (na > KRL_MAX_ENTRIES)
-			na = KRL_MAX_ENTRIES;
-		if ((nv = realloc(s->v, na * sizeof(*nv))) == NULL)
-			return TRASA_ERR_ALLOC;
-		s->v = nv;
-		s->alloc = na;
-	}
-	if ((c = malloc(len + 1)) == NULL)
+	if ((tmp->v = malloc(s->n * sizeof(*s->v) + 1)) == NULL ||
+	    (tmp->pend = malloc(s->npend * sizeof(*s->pend))) == NULL) {
+		blobs_view_free(tmp);
 		return TRASA_ERR_ALLOC;
-	if (len > 0)
-		memcpy(c, p, len);
-	c[len] = '\0';
-	if (!sorted) {
-		at = s->n;
-		s->unsorted = 1;
 	}
-	memmove(&s->v[at + 1], &s->v[at], (s->n - at) * sizeof(*s->v));
-	s->v[at].p = c;
-	s->v[at].len = len;
-	s->n++;
+	if (s->n > 0)
+		memcpy(tmp->v, s->v, s->n * sizeof(*s->v));
+	memcpy(tmp->pend, s->pend, s->npend * sizeof(*s->pend));
+	tmp->n = s->n;
+	tmp->npend = tmp->palloc = s->npend;
+	if ((e = blobs_flush(tmp, 0)) != 0) {
+		blobs_view_free(tmp);
+		return e;
+	}
+	*out = tmp;
 	return 0;
-}
-
-static int
-blobs_contain(const struct krl_blobs *s, const uint8_t *p, size_t len)
-{
-	size_t at;
-
-	return blobs_find(s, p, len, &at);
 }
 
 /* ------------------------------------------------------------------ */
@@ -374,7 +448,7 @@ ca_free(struct krl_ca *ca)
 		return;
 	sshkey_free(ca->key);
 	free(ca->blob);
-	free(ca->serials.v);
+	serials_clear(&ca->serials);
 	blobs_clear(&ca->key_ids);
 	free(ca);
 }
@@ -477,8 +551,10 @@ ca_find(const struct krl *krl, const uint8_t *blob, size_t len)
 
 	for (i = 0; i < krl->ncas; i++) {
 		ca = krl->cas[i];
-		if (blob == NULL ? ca->blob == NULL : (ca->blob != NULL &&
-		    blob_cmp(ca->blob, ca->bloblen, blob, len) == 0))
+		if (blob == NULL || ca->blob == NULL) {
+			if (blob == NULL && ca->blob == NULL)
+				return ca;
+		} else if (blob_cmp(ca->blob, ca->bloblen, blob, len) == 0)
 			return ca;
 	}
 	return NULL;
@@ -544,18 +620,22 @@ out:
 	return e;
 }
 
-static void
-krl_normalize(struct krl *krl)
+/* Merge everything pending (the end of a parse). */
+static int
+krl_flush(struct krl *krl)
 {
 	size_t i;
+	int e;
 
 	for (i = 0; i < krl->ncas; i++) {
-		serials_normalize(&krl->cas[i]->serials);
-		blobs_normalize(&krl->cas[i]->key_ids);
+		if ((e = serials_flush(&krl->cas[i]->serials)) != 0 ||
+		    (e = blobs_flush(&krl->cas[i]->key_ids, 1)) != 0)
+			return e;
 	}
-	blobs_normalize(&krl->keys);
-	blobs_normalize(&krl->sha1s);
-	blobs_normalize(&krl->sha256s);
+	if ((e = blobs_flush(&krl->keys, 1)) != 0 ||
+	    (e = blobs_flush(&krl->sha1s, 1)) != 0)
+		return e;
+	return blobs_flush(&krl->sha256s, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -573,7 +653,7 @@ krl_revoke_serial(struct krl *krl, const struct sshkey *ca, uint64_t lo,
 		return TRASA_ERR_INVALID_ARG;
 	if ((e = ca_get(krl, ca, &rc)) != 0)
 		return e;
-	return serials_add(&rc->serials, lo, hi, 1);
+	return serials_add(&rc->serials, lo, hi);
 }
 
 int
@@ -590,7 +670,7 @@ krl_revoke_key_id(struct krl *krl, const struct sshkey *ca,
 		return TRASA_ERR_TOO_LONG;
 	if ((e = ca_get(krl, ca, &rc)) != 0)
 		return e;
-	return blobs_add(&rc->key_ids, (const uint8_t *)key_id, len, 1);
+	return blobs_add(&rc->key_ids, (const uint8_t *)key_id, len);
 }
 
 int
@@ -602,7 +682,7 @@ krl_revoke_key(struct krl *krl, const struct sshkey *key)
 	if ((b = tbuf_new()) == NULL)
 		return TRASA_ERR_ALLOC;
 	if ((e = sshkey_plain_to_blob(key, b)) == 0)
-		e = blobs_add(&krl->keys, tbuf_ptr(b), tbuf_len(b), 1);
+		e = blobs_add(&krl->keys, tbuf_ptr(b), tbuf_len(b));
 	tbuf_free(b);
 	return e;
 }
@@ -615,7 +695,7 @@ krl_revoke_key_sha1(struct krl *krl, const struct sshkey *key)
 
 	if ((e = sshkey_hash_sha1(key, h)) != 0)
 		return e;
-	return blobs_add(&krl->sha1s, h, sizeof(h), 1);
+	return blobs_add(&krl->sha1s, h, sizeof(h));
 }
 
 int
@@ -626,7 +706,7 @@ krl_revoke_key_sha256(struct krl *krl, const struct sshkey *key)
 
 	if ((e = sshkey_hash_sha256(key, h)) != 0)
 		return e;
-	return blobs_add(&krl->sha256s, h, sizeof(h), 1);
+	return blobs_add(&krl->sha256s, h, sizeof(h));
 }
 
 /* ------------------------------------------------------------------ */
@@ -691,7 +771,7 @@ parse_serial(struct krl *krl, const struct sshkey *ca, struct krl_ca **rc,
 		return TRASA_ERR_FORMAT;
 	if ((e = parse_ca_entry(krl, ca, rc)) != 0)
 		return e;
-	return serials_add(&(*rc)->serials, lo, hi, 0);
+	return serials_add(&(*rc)->serials, lo, hi);
 }
 
 static int
@@ -801,8 +881,8 @@ parse_certs(struct tbuf *b, struct krl *krl)
 				if ((e = get_cstring_direct(sub, &id,
 				    &idlen)) != 0 ||
 				    (e = parse_ca_entry(krl, ca, &rc)) != 0 ||
-				    (e = blobs_add(&rc->key_ids, id, idlen,
-				    0)) != 0)
+				    (e = blobs_add(&rc->key_ids, id,
+				    idlen)) != 0)
 					goto out;
 			}
 			break;
@@ -837,7 +917,7 @@ parse_blobs(struct tbuf *b, struct krl_blobs *s, size_t hashlen)
 			return e;
 		if (hashlen != 0 && len != hashlen)
 			return TRASA_ERR_FORMAT;
-		if ((e = blobs_add(s, p, len, 0)) != 0)
+		if ((e = blobs_add(s, p, len)) != 0)
 			return e;
 	}
 	return 0;
@@ -1014,9 +1094,9 @@ krl_parse(const uint8_t *p, size_t len, struct krl **out)
 	sects = len - tbuf_len(b);
 
 	if ((e = parse_signatures(p, len, sects, krl)) != 0 ||
-	    (e = parse_sections(p, len, sects, krl)) != 0)
+	    (e = parse_sections(p, len, sects, krl)) != 0 ||
+	    (e = krl_flush(krl)) != 0)
 		goto out;
-	krl_normalize(krl);
 
 	/* As OpenSSH: signers this KRL revokes do not count. */
 	if (krl->nsigners > 0) {
@@ -1078,13 +1158,13 @@ key_revoked(const struct krl *krl, const struct sshkey *key)
 	if (sshkey_is_cert(key) && sshcert_signature_key(key) == NULL)
 		return TRASA_ERR_INVALID_ARG; /* not signed yet */
 
-	if (krl->sha1s.n > 0) {
+	if (krl->sha1s.n + krl->sha1s.npend > 0) {
 		if ((e = sshkey_hash_sha1(key, h1)) != 0)
 			return e;
 		if (blobs_contain(&krl->sha1s, h1, sizeof(h1)))
 			return TRASA_ERR_REVOKED;
 	}
-	if (krl->sha256s.n > 0) {
+	if (krl->sha256s.n + krl->sha256s.npend > 0) {
 		if ((e = sshkey_hash_sha256(key, h256)) != 0)
 			return e;
 		if (blobs_contain(&krl->sha256s, h256, sizeof(h256)))
@@ -1092,7 +1172,7 @@ key_revoked(const struct krl *krl, const struct sshkey *key)
 	}
 	if ((b = tbuf_new()) == NULL)
 		return TRASA_ERR_ALLOC;
-	if (krl->keys.n > 0) {
+	if (krl->keys.n + krl->keys.npend > 0) {
 		if ((e = sshkey_plain_to_blob(key, b)) != 0)
 			goto out;
 		if (blobs_contain(&krl->keys, tbuf_ptr(b), tbuf_len(b))) {
@@ -1222,18 +1302,21 @@ put_subsection(struct tbuf *b, int type, struct tbuf *sub)
 }
 
 static int
-write_serials(const struct krl_serials *s, struct tbuf *b)
+write_serials(const struct krl_serials *all, struct tbuf *b)
 {
+	struct krl_serials tmp;
+	const struct krl_serials *s;
 	struct bitmap_w *bm = NULL;
-	struct tbuf *sub;
+	struct tbuf *sub = NULL;
 	const struct krl_range *r;
 	uint64_t contig, gap, last = 0, x;
 	size_t i;
-	int state = 0, next, restart, final, e = 0;
+	int state = 0, next, restart, final, e;
 
-	if ((sub = tbuf_new()) == NULL)
-		return TRASA_ERR_ALLOC;
-	if ((bm = calloc(1, sizeof(*bm))) == NULL) {
+	if ((e = serials_view(all, &tmp, &s)) != 0)
+		return e;
+	if ((sub = tbuf_new()) == NULL ||
+	    (bm = calloc(1, sizeof(*bm))) == NULL) {
 		e = TRASA_ERR_ALLOC;
 		goto out;
 	}
@@ -1307,50 +1390,48 @@ write_serials(const struct krl_serials *s, struct tbuf *b)
 out:
 	free(bm);
 	tbuf_free(sub);
+	serials_clear(&tmp);
+	return e;
+}
+
+/* A section (or subsection) of type listing the strings of all, if any. */
+static int
+write_blobs(const struct krl_blobs *all, int type, struct tbuf *b)
+{
+	struct krl_blobs tmp;
+	const struct krl_blobs *s;
+	struct tbuf *sect = NULL;
+	size_t i;
+	int e;
+
+	if ((e = blobs_view(all, &tmp, &s)) != 0)
+		return e;
+	if (s->n == 0)
+		goto out;
+	if ((sect = tbuf_new()) == NULL) {
+		e = TRASA_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < s->n && e == 0; i++)
+		e = tbuf_put_string(sect, s->v[i].p, s->v[i].len);
+	if (e == 0)
+		e = put_subsection(b, type, sect);
+out:
+	tbuf_free(sect);
+	blobs_view_free(&tmp);
 	return e;
 }
 
 static int
 write_ca(const struct krl_ca *ca, struct tbuf *b)
 {
-	struct tbuf *ids;
-	size_t i;
 	int e;
 
 	if ((e = tbuf_put_string(b, ca->blob, ca->bloblen)) != 0 ||
 	    (e = tbuf_put_string(b, NULL, 0)) != 0 ||
 	    (e = write_serials(&ca->serials, b)) != 0)
 		return e;
-	if (ca->key_ids.n == 0)
-		return 0;
-	if ((ids = tbuf_new()) == NULL)
-		return TRASA_ERR_ALLOC;
-	for (i = 0; i < ca->key_ids.n && e == 0; i++)
-		e = tbuf_put_string(ids, ca->key_ids.v[i].p,
-		    ca->key_ids.v[i].len);
-	if (e == 0)
-		e = put_subsection(b, KRL_SECTION_CERT_KEY_ID, ids);
-	tbuf_free(ids);
-	return e;
-}
-
-static int
-write_blobs(const struct krl_blobs *s, int type, struct tbuf *b)
-{
-	struct tbuf *sect;
-	size_t i;
-	int e = 0;
-
-	if (s->n == 0)
-		return 0;
-	if ((sect = tbuf_new()) == NULL)
-		return TRASA_ERR_ALLOC;
-	for (i = 0; i < s->n && e == 0; i++)
-		e = tbuf_put_string(sect, s->v[i].p, s->v[i].len);
-	if (e == 0)
-		e = put_subsection(b, type, sect);
-	tbuf_free(sect);
-	return e;
+	return write_blobs(&ca->key_ids, KRL_SECTION_CERT_KEY_ID, b);
 }
 
 int
@@ -1484,16 +1565,109 @@ print_foreign_key(FILE *f, const struct krl_blob *kb)
 	return 0;
 }
 
+/* The explicit keys, as "hash: SHA256:... # TYPE". */
+static int
+print_keys(FILE *f, const struct krl_blobs *all)
+{
+	struct krl_blobs tmp;
+	const struct krl_blobs *s;
+	struct sshkey *key;
+	char *fp;
+	size_t i;
+	int e, ret = 0;
+
+	if ((e = blobs_view(all, &tmp, &s)) != 0)
+		return e;
+	for (i = 0; i < s->n; i++) {
+		key = NULL;
+		fp = NULL;
+		if ((e = sshkey_from_blob(s->v[i].p, s->v[i].len, &key)) != 0 ||
+		    (e = sshkey_fingerprint(key, &fp)) != 0) {
+			/* OpenSSH skips what it cannot parse. */
+			if (print_foreign_key(f, &s->v[i]) != 0)
+				ret = e;
+		} else
+			fprintf(f, "hash: %s # %s\n", fp, sshkey_ssh_name(key));
+		free(fp);
+		sshkey_free(key);
+	}
+	blobs_view_free(&tmp);
+	return ret;
+}
+
+/* Each string of all in hex after prefix. */
+static int
+print_hashes(FILE *f, const struct krl_blobs *all, const char *prefix)
+{
+	struct krl_blobs tmp;
+	const struct krl_blobs *s;
+	size_t i;
+	int e;
+
+	if ((e = blobs_view(all, &tmp, &s)) != 0)
+		return e;
+	for (i = 0; i < s->n; i++) {
+		fputs(prefix, f);
+		print_hex(f, s->v[i].p, s->v[i].len);
+		fputc('\n', f);
+	}
+	blobs_view_free(&tmp);
+	return 0;
+}
+
+/* One CA's revocations: serials, then key IDs. */
+static int
+print_ca(FILE *f, const struct krl_ca *ca)
+{
+	struct krl_serials stmp;
+	struct krl_blobs btmp;
+	const struct krl_serials *s;
+	const struct krl_blobs *ids;
+	const struct krl_range *r;
+	char *fp;
+	size_t i;
+	int e;
+
+	fputc('\n', f);
+	if (ca->key == NULL)
+		fputs("# Wildcard CA\n", f);
+	else {
+		if ((e = sshkey_fingerprint(ca->key, &fp)) != 0)
+			return e;
+		fprintf(f, "# CA key %s %s\n", sshkey_ssh_name(ca->key), fp);
+		free(fp);
+	}
+	if ((e = serials_view(&ca->serials, &stmp, &s)) != 0)
+		return e;
+	for (i = 0; i < s->n; i++) {
+		r = &s->v[i];
+		if (r->lo == r->hi)
+			fprintf(f, "serial: %llu\n", (unsigned long long)r->lo);
+		else
+			fprintf(f, "serial: %llu-%llu\n",
+			    (unsigned long long)r->lo,
+			    (unsigned long long)r->hi);
+	}
+	serials_clear(&stmp);
+	if ((e = blobs_view(&ca->key_ids, &btmp, &ids)) != 0)
+		return e;
+	for (i = 0; i < ids->n; i++) {
+		/* Key IDs hold no NUL: they are read as C strings. */
+		fputs("id: ", f);
+		print_safe(f, ids->v[i].p, ids->v[i].len);
+		fputc('\n', f);
+	}
+	blobs_view_free(&btmp);
+	return 0;
+}
+
 int
 krl_print(const struct krl *krl, FILE *f)
 {
-	const struct krl_ca *ca;
-	const struct krl_range *r;
-	struct sshkey *key;
-	char ts[64], *fp;
+	char ts[64];
 	struct tm tm;
 	time_t t;
-	size_t i, j;
+	size_t i;
 	int e, ret = 0;
 
 	t = (time_t)krl->date;
@@ -1509,60 +1683,16 @@ krl_print(const struct krl *krl, FILE *f)
 		fputc('\n', f);
 	}
 	fputc('\n', f);
-
-	for (i = 0; i < krl->keys.n; i++) {
-		key = NULL;
-		fp = NULL;
-		if ((e = sshkey_from_blob(krl->keys.v[i].p, krl->keys.v[i].len,
-		    &key)) != 0 || (e = sshkey_fingerprint(key, &fp)) != 0) {
-			/* OpenSSH skips what it cannot parse. */
-			if (print_foreign_key(f, &krl->keys.v[i]) != 0)
-				ret = e;
-		} else
-			fprintf(f, "hash: %s # %s\n", fp, sshkey_ssh_name(key));
-		free(fp);
-		sshkey_free(key);
-	}
-	for (i = 0; i < krl->sha256s.n; i++) {
-		fputs("hash: SHA256:", f);
-		print_hex(f, krl->sha256s.v[i].p, krl->sha256s.v[i].len);
-		fputc('\n', f);
-	}
-	for (i = 0; i < krl->sha1s.n; i++) {
-		fputs("# hash SHA1:", f);
-		print_hex(f, krl->sha1s.v[i].p, krl->sha1s.v[i].len);
-		fputc('\n', f);
-	}
-	for (i = 0; i < krl->ncas; i++) {
-		ca = krl->cas[i];
-		fputc('\n', f);
-		if (ca->key == NULL)
-			fputs("# Wildcard CA\n", f);
-		else {
-			if ((e = sshkey_fingerprint(ca->key, &fp)) != 0) {
-				ret = e;
-				continue;
-			}
-			fprintf(f, "# CA key %s %s\n", sshkey_ssh_name(ca->key),
-			    fp);
-			free(fp);
-		}
-		for (j = 0; j < ca->serials.n; j++) {
-			r = &ca->serials.v[j];
-			if (r->lo == r->hi)
-				fprintf(f, "serial: %llu\n",
-				    (unsigned long long)r->lo);
-			else
-				fprintf(f, "serial: %llu-%llu\n",
-				    (unsigned long long)r->lo,
-				    (unsigned long long)r->hi);
-		}
-		for (j = 0; j < ca->key_ids.n; j++) {
-			fputs("id: ", f);
-			print_safe(f, ca->key_ids.v[j].p, ca->key_ids.v[j].len);
-			fputc('\n', f);
-		}
-	}
+	/* As OpenSSH: keys, SHA256, SHA1, then the CAs; go on after errors. */
+	if ((e = print_keys(f, &krl->keys)) != 0)
+		ret = e;
+	if ((e = print_hashes(f, &krl->sha256s, "hash: SHA256:")) != 0)
+		ret = e;
+	if ((e = print_hashes(f, &krl->sha1s, "# hash SHA1:")) != 0)
+		ret = e;
+	for (i = 0; i < krl->ncas; i++)
+		if ((e = print_ca(f, krl->cas[i])) != 0)
+			ret = e;
 	if (ferror(f))
 		return TRASA_ERR_IO;
 	return ret;

@@ -4,7 +4,10 @@
  * sshkey_from_blob() parses and verifies the CA signature; a certificate
  * that parses is then judged by sshcert_check() under fixed policies with
  * its own signature key as the only trusted CA (so the checks after the
- * signature are reached), and every accessor is read.
+ * signature are reached), and every accessor is read. The same input is
+ * also parsed with SSHKEY_PARSE_NO_VERIFY, which reaches the structure of
+ * certificates whose signature no longer matches; sshcert_check() must
+ * then refuse every one of those.
  *
  * The policy matches the seeds from make_corpus.sh: principal "fuzz", a
  * time inside 2020..2040, a client address in 192.0.2.0/24.
@@ -64,8 +67,7 @@ read_accessors(const struct sshkey *k)
 	n = sshcert_nextensions(k);
 	for (i = 0; i < n; i++) {
 		name = value = NULL;
-		if (sshcert_extension(k, i, &name, &value) != 0 ||
-		    name == NULL)
+		if (sshcert_extension(k, i, &name, &value) != 0 || name == NULL)
 			abort();
 		use_string(name);
 		use_string(value);
@@ -85,12 +87,17 @@ read_accessors(const struct sshkey *k)
 	use_string(sshkey_ssh_name(ca));
 }
 
-static void
-judge(const struct sshkey *k)
+/*
+ * Judge k under fixed policies with its own signature key as the only CA.
+ * Returns the first judgement. When must_fail (its signature did not
+ * verify at parse time), no judgement may call it valid.
+ */
+static int
+judge(const struct sshkey *k, int must_fail)
 {
 	const struct sshkey *cas[1];
 	struct sshcert_policy pol;
-	int r;
+	int r, r2;
 
 	cas[0] = sshcert_signature_key(k);
 	memset(&pol, 0, sizeof(pol));
@@ -100,37 +107,57 @@ judge(const struct sshkey *k)
 	pol.skew = 60;
 	pol.source_address = "192.0.2.1";
 	r = sshcert_check(k, cas, 1, NULL, &pol);
-	if (r > 0)
+	if (r > 0 || (must_fail && r == 0))
 		abort();
 	/* A valid certificate stays valid when the checks are relaxed. */
 	pol.principal = NULL;
 	pol.source_address = NULL;
-	if (r == 0 && sshcert_check(k, cas, 1, NULL, &pol) != 0)
+	r2 = sshcert_check(k, cas, 1, NULL, &pol);
+	if (r2 > 0 || (r == 0 && r2 != 0) || (must_fail && r2 == 0))
 		abort();
 	pol.type = SSHCERT_HOST;
 	pol.principal = "host.example.com";
 	pol.source_address = "2001:db8::1";
 	pol.flags = SSHKEY_ALLOW_SHA1;
-	if (sshcert_check(k, cas, 1, NULL, &pol) > 0)
+	r2 = sshcert_check(k, cas, 1, NULL, &pol);
+	if (r2 > 0 || (must_fail && r2 == 0))
 		abort();
 	/* No trusted CA: never valid. */
 	pol.type = sshcert_type(k);
 	pol.principal = NULL;
 	if (sshcert_check(k, cas, 0, NULL, &pol) == 0)
 		abort();
+	return r;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sshkey *k = NULL;
+	struct sshkey *k = NULL, *nv = NULL;
+	int verified, deferred, r = 0, r2;
 
-	if (sshkey_from_blob(data, size, &k) != 0)
-		return 0;
-	if (sshkey_is_cert(k)) {
+	verified = sshkey_from_blob(data, size, &k) == 0;
+	deferred = sshkey_from_blob_flags(data, size, SSHKEY_PARSE_NO_VERIFY,
+		       &nv) == 0;
+	/* Checking the signature at parse time only ever refuses more. */
+	if (verified && !deferred)
+		abort();
+	if (verified && sshkey_is_cert(k)) {
 		read_accessors(k);
-		judge(k);
+		r = judge(k, 0);
 	}
+	/*
+	 * Parsed without the signature check: the structure alone, then
+	 * sshcert_check() verifies. What failed verification above must never
+	 * be judged valid; what passed must be judged alike.
+	 */
+	if (deferred && sshkey_is_cert(nv)) {
+		read_accessors(nv);
+		r2 = judge(nv, !verified);
+		if (verified && r2 != r)
+			abort();
+	}
+	sshkey_free(nv);
 	sshkey_free(k);
 	return 0;
 }

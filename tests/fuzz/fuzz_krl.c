@@ -133,8 +133,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	c1 = krl_comment(krl);
 	c2 = krl_comment(again);
-	if ((c1 == NULL) != (c2 == NULL) ||
-	    (c1 != NULL && strcmp(c1, c2) != 0))
+	if ((c1 == NULL) != (c2 == NULL) || (c1 != NULL && strcmp(c1, c2) != 0))
 		abort();
 	if (krl_write(again, NULL, w2) != 0 || tbuf_len(w1) != tbuf_len(w2) ||
 	    memcmp(tbuf_ptr(w1), tbuf_ptr(w2), tbuf_len(w1)) != 0)

@@ -32,8 +32,8 @@ try_parse(const uint8_t *data, size_t size, const char *passphrase)
 	if (sshkey_private_to_openssh(k, comment, b) != 0)
 		abort();
 	if (sshkey_private_parse(tbuf_ptr(b), tbuf_len(b), NULL, &k2,
-	    &comment2) != 0 || !sshkey_equal_public(k, k2) ||
-	    strcmp(comment, comment2) != 0)
+		&comment2) != 0 ||
+	    !sshkey_equal_public(k, k2) || strcmp(comment, comment2) != 0)
 		abort();
 	tbuf_free(b);
 	free(comment2);

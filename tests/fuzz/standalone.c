@@ -98,7 +98,7 @@ static int
 mutate_once(uint64_t *s, uint8_t *buf, size_t *len, size_t cap)
 {
 	static const uint8_t bytes[] = { 0x00, 0x01, 0x7f, 0x80, 0xff, '\n',
-	    ' ', '-', '=' };
+		' ', '-', '=' };
 	uint8_t chunk[64];
 	size_t n = *len, pos, k, from;
 	uint32_t v;
@@ -190,12 +190,13 @@ mutate_once(uint64_t *s, uint8_t *buf, size_t *len, size_t cap)
 			return 0;
 		for (k = 0; k < 16; k++) {
 			pos = rng_below(s, n);
-			if (buf[pos] != '\0' &&
-			    (c = strchr(b64chars, buf[pos])) != NULL) {
-				buf[pos] = (uint8_t)b64chars[((size_t)(c -
-				    b64chars) + 1 + rng_below(s, 63)) % 64];
-				return 1;
-			}
+			if (buf[pos] == '\0' ||
+			    (c = strchr(b64chars, buf[pos])) == NULL)
+				continue;
+			/* Any other character of the alphabet. */
+			from = (size_t)(c - b64chars) + 1 + rng_below(s, 63);
+			buf[pos] = (uint8_t)b64chars[from % 64];
+			return 1;
 		}
 		return 0;
 	}
@@ -325,7 +326,8 @@ run_mutations(const uint8_t *p, size_t len)
 		if (len > 0)
 			memcpy(buf, p, len);
 		mlen = len;
-		depth = 1 + (rng_below(&s, 4) == 0 ? (int)rng_below(&s, 3) + 1 : 0);
+		depth =
+		    1 + (rng_below(&s, 4) == 0 ? (int)rng_below(&s, 3) + 1 : 0);
 		for (d = 0, done = 0; d < depth; d++)
 			done |= mutate_once(&s, buf, &mlen, cap);
 		if (!done)
@@ -400,7 +402,8 @@ run_dir(const char *path)
 			continue;
 		if (n == alloc) {
 			alloc = alloc == 0 ? 64 : alloc * 2;
-			if ((nn = realloc(names, alloc * sizeof(*names))) == NULL) {
+			if ((nn = realloc(names, alloc * sizeof(*names))) ==
+			    NULL) {
 				perror("realloc");
 				exit(2);
 			}

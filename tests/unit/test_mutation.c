@@ -6,7 +6,9 @@
  * (every position, every one-bit flip and the all-bits flip) and every
  * truncation is refused by sshkey_from_blob() (see flips[] below); were
  * one ever to parse, it must still be refused by sshcert_check() against
- * the real CA, and the test fails either way. Each altered input sits in a heap buffer of its
+ * the real CA, and the test fails either way. Parsed with
+ * SSHKEY_PARSE_NO_VERIFY (the signature checked later, by sshcert_check),
+ * every truncation and one change per position must be judged invalid. Each altered input sits in a heap buffer of its
  * exact size, so the sanitizer build catches any read past its end.
  *
  * KRLs: a KRL ends wherever a top-level section ends, so a truncation at
@@ -126,11 +128,12 @@ dup_exact(const uint8_t *p, size_t len)
 /*
  * p/len (an altered certificate) must be refused by sshkey_from_blob();
  * the test fails when it parses, and says so louder when sshcert_check()
- * against the real CA would then call it valid.
+ * against the real CA would then call it valid. With deferred, it is also
+ * parsed with SSHKEY_PARSE_NO_VERIFY and must be judged invalid.
  */
 static void
 expect_refused(const uint8_t *p, size_t len, size_t ti, const char *what,
-    size_t pos, unsigned val)
+    size_t pos, unsigned val, int deferred)
 {
 	struct sshkey *k = NULL;
 	struct sshcert_policy pol = policy();
@@ -138,6 +141,23 @@ expect_refused(const uint8_t *p, size_t len, size_t ti, const char *what,
 	uint8_t *copy = dup_exact(p, len);
 	int r;
 
+	/*
+	 * Parsed without the signature check, the change may well parse;
+	 * sshcert_check() must then refuse it.
+	 */
+	if (deferred && sshkey_from_blob_flags(copy, len,
+	    SSHKEY_PARSE_NO_VERIFY, &k) == 0) {
+		r = sshkey_is_cert(k) ? sshcert_check(k, cas, 1, NULL, &pol) :
+		    TRASA_ERR_NOT_CERT;
+		sshkey_free(k);
+		k = NULL;
+		if (r == 0) {
+			free(copy);
+			fail_msg("%s: %s %zu (0x%02x): altered certificate "
+			    "parsed with SSHKEY_PARSE_NO_VERIFY judged VALID",
+			    ktypes[ti], what, pos, val);
+		}
+	}
 	r = sshkey_from_blob(copy, len, &k);
 	free(copy);
 	if (r == 0) {
@@ -174,20 +194,21 @@ mutate_cert(const uint8_t *blob, size_t len, size_t ti)
 	for (pos = 0; pos < len; pos++) {
 		for (f = 0; f < nflips(ti); f++) {
 			buf[pos] ^= flips[f];
-			expect_refused(buf, len, ti, "byte", pos, flips[f]);
+			expect_refused(buf, len, ti, "byte", pos, flips[f],
+			    f == 0);
 			buf[pos] ^= flips[f];
 		}
 	}
 	assert_memory_equal(buf, blob, len);
 	free(buf);
 	for (pos = 0; pos < len; pos++)
-		expect_refused(blob, pos, ti, "truncation at", pos, 0);
+		expect_refused(blob, pos, ti, "truncation at", pos, 0, 1);
 	/* And one trailing byte. */
 	longer = malloc(len + 1);
 	assert_non_null(longer);
 	memcpy(longer, blob, len);
 	longer[len] = 0;
-	expect_refused(longer, len + 1, ti, "trailing byte", len, 0);
+	expect_refused(longer, len + 1, ti, "trailing byte", len, 0, 1);
 	free(longer);
 }
 
