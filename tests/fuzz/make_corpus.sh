@@ -72,6 +72,45 @@ awk '{ printf "%s %s\n", $1, $2 }' "$work/ecdsa-256.pub" \
 awk '{ printf "%s\t%s  a comment with spaces\n", $1, $2 }' \
     "$work/rsa-2048.pub" >"$out/pubkey/tabs.pub"
 printf '%s\n%s\n' "$fixed_ca" "$fixed_user" >"$out/pubkey/fixed.pub"
+# Encodings OpenSSH never writes, which must be refused or must round-trip:
+# non-minimal mpints, a compressed EC point, a short Ed25519 key.
+IN=$work/rsa-2048.pub OUT=$out/pubkey perl -e '
+use strict;
+use warnings;
+sub str { pack("N", length $_[0]) . $_[0] }
+sub fields {
+	my $d = shift;
+	my @f;
+	while (length $d) {
+		my $l = unpack("N", $d);
+		push @f, substr($d, 4, $l);
+		$d = substr($d, 4 + $l);
+	}
+	return @f;
+}
+sub spit { open(my $f, ">", $_[0]) or die; binmode $f; print $f $_[1]; close $f }
+sub slurp_pub {
+	open(my $f, "<", $_[0]) or die;
+	my ($b64) = (split " ", scalar <$f>)[1];
+	close $f;
+	require MIME::Base64;
+	return MIME::Base64::decode_base64($b64);
+}
+my ($name, $e, $n) = fields(slurp_pub($ENV{IN}));
+spit("$ENV{OUT}/crafted-rsa-e-pad.blob", str($name) . str("\x00$e") . str($n));
+spit("$ENV{OUT}/crafted-rsa-n-pad.blob", str($name) . str($e) . str("\x00$n"));
+(my $pub = $ENV{IN}) =~ s/rsa-2048/ecdsa-256/;
+my ($en, $curve, $q) = fields(slurp_pub($pub));
+my $x = substr($q, 1, 32);
+my $odd = ord(substr($q, 64, 1)) & 1;
+spit("$ENV{OUT}/crafted-ecdsa-compressed.blob", str($en) . str($curve) .
+    str(chr(2 + $odd) . $x));
+spit("$ENV{OUT}/crafted-ecdsa-infinity.blob", str($en) . str($curve) .
+    str("\x00"));
+($pub = $ENV{IN}) =~ s/rsa-2048/ed25519/;
+my ($edn, $k) = fields(slurp_pub($pub));
+spit("$ENV{OUT}/crafted-ed25519-short.blob", str($edn) . str(substr($k, 1)));
+'
 
 # --------------------------------------------------------------- certificates
 # cert NAME CA SUBJECT ARGS...: sign SUBJECT.pub with CA; the blob goes to
@@ -281,7 +320,7 @@ cp "$work/ed25519" "$work/enc"
 kg -p -N x -P '' -f "$work/enc"
 cp "$work/enc" "$out/privkey/openssh-encrypted"
 # PKCS#8 and traditional PEM of the ECDSA and RSA keys by ssh-keygen.
-for t in ecdsa-256 ecdsa-384 ecdsa-521 rsa-2048; do
+for t in ecdsa-256 ecdsa-384 ecdsa-521 rsa-2048 rsa-1024; do
 	cp "$work/$t" "$work/p8-$t"
 	kg -p -m PKCS8 -N '' -P '' -f "$work/p8-$t"
 	cp "$work/p8-$t" "$out/privkey/pkcs8-$t"
@@ -289,6 +328,49 @@ for t in ecdsa-256 ecdsa-384 ecdsa-521 rsa-2048; do
 	kg -p -m PEM -N '' -P '' -f "$work/pem-$t"
 	cp "$work/pem-$t" "$out/privkey/pem-$t"
 done
+# Inconsistent RSA keys (q not a factor of n; e even), which must be
+# refused as the openssh-key-v1 reader refuses them.
+IN=$work/pem-rsa-2048 OUT=$out/privkey perl -e '
+use strict;
+use warnings;
+use MIME::Base64;
+open(my $f, "<", $ENV{IN}) or die;
+my @l = grep { !/^-----/ } <$f>;
+close $f;
+my $der = decode_base64(join("", @l));
+# SEQUENCE { INTEGER version, n, e, d, p, q, dp, dq, qinv }: offsets.
+sub hdr {
+	my ($d, $p) = @_;
+	my $l = ord(substr($d, $p + 1, 1));
+	return ($p + 2, $l) if $l < 0x80;
+	my $nb = $l & 0x7f;
+	my $v = 0;
+	$v = $v * 256 + ord(substr($d, $p + 2 + $_, 1)) for 0 .. $nb - 1;
+	return ($p + 2 + $nb, $v);
+}
+my ($p) = hdr($der, 0);
+my @ints;
+for (1 .. 9) {
+	my ($c, $l) = hdr($der, $p);
+	push @ints, [$c, $l];
+	$p = $c + $l;
+}
+sub emit {
+	my ($name, $d) = @_;
+	open(my $o, ">", "$ENV{OUT}/$name") or die;
+	print $o "-----BEGIN RSA PRIVATE KEY-----\n", encode_base64($d),
+	    "-----END RSA PRIVATE KEY-----\n";
+	close $o;
+}
+my $q = $der;
+my $qend = $ints[5][0] + $ints[5][1] - 1;
+substr($q, $qend, 1) = chr(ord(substr($q, $qend, 1)) ^ 0x02);
+emit("crafted-rsa-bad-q", $q);
+my $e = $der;
+my $eend = $ints[2][0] + $ints[2][1] - 1;
+substr($e, $eend, 1) = chr(ord(substr($e, $eend, 1)) ^ 0x01);
+emit("crafted-rsa-even-e", $e);
+'
 # Ed25519 PKCS#8 through openssl, then encrypted PKCS#8 (passphrase "x").
 "$openssl" genpkey -algorithm ed25519 -out "$out/privkey/pkcs8-ed25519" 2>/dev/null
 cp "$out/privkey/pkcs8-ed25519" "$work/p8-ed25519"
