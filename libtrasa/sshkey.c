@@ -218,83 +218,158 @@ sshkey_equal_public(const struct sshkey *a, const struct sshkey *b)
 /* ------------------------------------------------------------------ */
 /* Building EVP_PKEYs from wire fields. */
 
+/*
+ * Building keys from wire fields is on every certificate check's path.
+ * OpenSSL 3 fetches its key-management method on each EVP_PKEY_CTX made
+ * by name, and builds the curve group on each EC import; both cost more
+ * than the rest of a parse. So each thread keeps one import context per
+ * algorithm and one parameters-only key per curve, made on first use.
+ */
+enum { CTX_ED25519, CTX_RSA, CTX_EC, NCTX };
+static _Thread_local EVP_PKEY_CTX *import_ctx[NCTX];
+static _Thread_local EVP_PKEY *curve_tmpl[3];
+
+static EVP_PKEY_CTX *
+import_ctx_get(int which)
+{
+	static const char *const names[NCTX] = { "ED25519", "RSA", "EC" };
+	EVP_PKEY_CTX *ctx;
+
+	if (import_ctx[which] != NULL)
+		return import_ctx[which];
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, names[which], NULL)) == NULL)
+		return NULL;
+	if (EVP_PKEY_fromdata_init(ctx) <= 0) {
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	import_ctx[which] = ctx;
+	return ctx;
+}
+
 static int
-pkey_fromdata(const char *alg, OSSL_PARAM_BLD *bld, int selection,
+pkey_fromparams(int which, const OSSL_PARAM *params, int selection,
     EVP_PKEY **out)
 {
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY_CTX *ctx;
 	EVP_PKEY *pkey = NULL;
-	int e = TRASA_ERR_BAD_KEY;
 
-	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL) {
-		e = TRASA_ERR_ALLOC;
-		goto out;
-	}
-	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, alg, NULL)) == NULL) {
-		e = TRASA_ERR_CRYPTO;
-		goto out;
-	}
-	if (EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, selection, params) <= 0)
-		goto out;
+	if ((ctx = import_ctx_get(which)) == NULL)
+		return TRASA_ERR_CRYPTO;
+	if (EVP_PKEY_fromdata(ctx, &pkey, selection,
+	    (OSSL_PARAM *)(uintptr_t)params) <= 0)
+		return TRASA_ERR_BAD_KEY;
 	*out = pkey;
-	pkey = NULL;
-	e = 0;
-out:
-	EVP_PKEY_free(pkey);
-	EVP_PKEY_CTX_free(ctx);
+	return 0;
+}
+
+static int
+pkey_fromdata(int which, OSSL_PARAM_BLD *bld, int selection, EVP_PKEY **out)
+{
+	OSSL_PARAM *params;
+	int e;
+
+	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
+		return TRASA_ERR_ALLOC;
+	e = pkey_fromparams(which, params, selection, out);
 	OSSL_PARAM_free(params);
 	return e;
 }
 
-/* The point must be on the curve and not at infinity; NIST curves have
- * cofactor 1, so that also proves its order (as OpenSSH checks). */
 static int
-ec_check_public(EVP_PKEY *pkey)
+ed25519_from_public(const uint8_t *pk, size_t len, EVP_PKEY **out)
+{
+	OSSL_PARAM params[2];
+
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+	    (void *)(uintptr_t)pk, len);
+	params[1] = OSSL_PARAM_construct_end();
+	return pkey_fromparams(CTX_ED25519, params, EVP_PKEY_PUBLIC_KEY, out);
+}
+
+/* The parameters-only key of kt's curve, for copying into new keys. */
+static EVP_PKEY *
+curve_template(const struct keytype *kt)
+{
+	OSSL_PARAM params[2];
+	EVP_PKEY *pkey = NULL;
+	size_t slot = kt->type - SSHKEY_ECDSA_P256;
+
+	if (curve_tmpl[slot] != NULL)
+		return curve_tmpl[slot];
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+	    (char *)(uintptr_t)kt->group, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (pkey_fromparams(CTX_EC, params, EVP_PKEY_KEY_PARAMETERS, &pkey) != 0)
+		return NULL;
+	curve_tmpl[slot] = pkey;
+	return pkey;
+}
+
+/*
+ * The point must be on the curve and not at infinity; NIST curves have
+ * cofactor 1, so that also proves its order (as OpenSSH checks). Setting
+ * an encoded point already refuses one off the curve; a private key must
+ * also match its public point.
+ */
+static int
+ec_check_public(EVP_PKEY *pkey, int with_private)
 {
 	EVP_PKEY_CTX *ctx;
 	int ok;
 
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL)
 		return TRASA_ERR_CRYPTO;
-	ok = EVP_PKEY_public_check_quick(ctx);
+	ok = with_private ? EVP_PKEY_pairwise_check(ctx) :
+	    EVP_PKEY_public_check_quick(ctx);
 	EVP_PKEY_CTX_free(ctx);
-	return ok == 1 ? 0 : TRASA_ERR_BAD_KEY;
+	return ok == 1 ? 0 : with_private ? TRASA_ERR_KEY_MISMATCH :
+	    TRASA_ERR_BAD_KEY;
 }
 
 static int
 ec_from_point(const struct keytype *kt, const uint8_t *q, size_t qlen,
     const uint8_t *priv, size_t privlen, EVP_PKEY **out)
 {
-	OSSL_PARAM_BLD *bld;
+	OSSL_PARAM_BLD *bld = NULL;
 	BIGNUM *d = NULL;
-	EVP_PKEY *pkey = NULL;
+	EVP_PKEY *pkey = NULL, *tmpl;
 	int e;
 
 	/* Uncompressed point only, as OpenSSH writes and reads. */
 	if (qlen != 1 + 2 * kt->field || q[0] != 0x04)
 		return TRASA_ERR_BAD_KEY;
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL)
-		return TRASA_ERR_ALLOC;
-	e = TRASA_ERR_ALLOC;
-	if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    kt->group, 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, q,
-	    qlen))
-		goto out;
-	if (priv != NULL) {
-		if ((d = BN_bin2bn(priv, (int)privlen, NULL)) == NULL ||
+	if (priv == NULL) {
+		/* Setting the encoded point checks that it is on the curve. */
+		if ((tmpl = curve_template(kt)) == NULL)
+			return TRASA_ERR_CRYPTO;
+		if ((pkey = EVP_PKEY_new()) == NULL)
+			return TRASA_ERR_ALLOC;
+		e = TRASA_ERR_CRYPTO;
+		if (EVP_PKEY_copy_parameters(pkey, tmpl) != 1)
+			goto out;
+		e = TRASA_ERR_BAD_KEY;
+		if (EVP_PKEY_set1_encoded_public_key(pkey, q, qlen) != 1)
+			goto out;
+	} else {
+		if ((bld = OSSL_PARAM_BLD_new()) == NULL)
+			return TRASA_ERR_ALLOC;
+		e = TRASA_ERR_ALLOC;
+		if (!OSSL_PARAM_BLD_push_utf8_string(bld,
+		    OSSL_PKEY_PARAM_GROUP_NAME, kt->group, 0) ||
+		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+		    q, qlen) ||
+		    (d = BN_bin2bn(priv, (int)privlen, NULL)) == NULL ||
 		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d))
 			goto out;
+		if ((e = pkey_fromdata(CTX_EC, bld, EVP_PKEY_KEYPAIR, &pkey)) != 0)
+			goto out;
 	}
-	if ((e = pkey_fromdata("EC", bld, priv != NULL ? EVP_PKEY_KEYPAIR :
-	    EVP_PKEY_PUBLIC_KEY, &pkey)) != 0)
-		goto out;
-	if ((e = ec_check_public(pkey)) != 0)
+	if (priv != NULL && (e = ec_check_public(pkey, 1)) != 0)
 		goto out;
 	*out = pkey;
 	pkey = NULL;
+	e = 0;
 out:
 	EVP_PKEY_free(pkey);
 	BN_clear_free(d);
@@ -369,7 +444,7 @@ rsa_from_parts(const struct rsa_parts *rp, int with_private, EVP_PKEY **out)
 		    OSSL_PKEY_PARAM_RSA_COEFFICIENT1, iqmp))
 			goto out;
 	}
-	if ((r = pkey_fromdata("RSA", bld, with_private ? EVP_PKEY_KEYPAIR :
+	if ((r = pkey_fromdata(CTX_RSA, bld, with_private ? EVP_PKEY_KEYPAIR :
 	    EVP_PKEY_PUBLIC_KEY, &pkey)) != 0)
 		goto out;
 	*out = pkey;
@@ -408,10 +483,8 @@ sshkey_get_pubparts(struct tbuf *b, enum sshkey_type type, struct sshkey *k)
 			return e;
 		if (plen != 32)
 			return TRASA_ERR_BAD_KEY;
-		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, p,
-		    32);
-		if (pkey == NULL)
-			return TRASA_ERR_BAD_KEY;
+		if ((e = ed25519_from_public(p, plen, &pkey)) != 0)
+			return e;
 		break;
 	case SSHKEY_ECDSA_P256:
 	case SSHKEY_ECDSA_P384:
@@ -1432,11 +1505,44 @@ pw_cb(char *buf, int size, int rwflag, void *u)
 	return (int)n;
 }
 
+/* A decoded RSA private key must hold together, as one read from an
+ * openssh-key-v1 file must: odd e, n = p * q. */
+static int
+rsa_check_private(const EVP_PKEY *pkey)
+{
+	BIGNUM *n = NULL, *e = NULL, *p = NULL, *q = NULL, *pq = NULL;
+	BN_CTX *bnctx = NULL;
+	int r = TRASA_ERR_KEY_MISMATCH;
+
+	if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, &p) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR2, &q))
+		goto out;
+	if ((pq = BN_new()) == NULL || (bnctx = BN_CTX_new()) == NULL) {
+		r = TRASA_ERR_ALLOC;
+		goto out;
+	}
+	if (!BN_is_odd(e) || !BN_is_odd(n) || BN_is_one(p) || BN_is_one(q) ||
+	    !BN_mul(pq, p, q, bnctx) || BN_cmp(pq, n) != 0)
+		goto out;
+	r = 0;
+out:
+	BN_free(n);
+	BN_free(e);
+	BN_clear_free(p);
+	BN_clear_free(q);
+	BN_clear_free(pq);
+	BN_CTX_free(bnctx);
+	return r;
+}
+
 static int
 pkey_to_sshkey(EVP_PKEY *pkey, struct sshkey *k)
 {
 	char group[64];
 	size_t glen = 0, i;
+	int e;
 
 	switch (EVP_PKEY_get_base_id(pkey)) {
 	case EVP_PKEY_ED25519:
@@ -1447,6 +1553,8 @@ pkey_to_sshkey(EVP_PKEY *pkey, struct sshkey *k)
 			return TRASA_ERR_KEY_TOO_SMALL;
 		if (EVP_PKEY_get_bits(pkey) > SSHKEY_RSA_MAX_BITS)
 			return TRASA_ERR_BAD_KEY;
+		if ((e = rsa_check_private(pkey)) != 0)
+			return e;
 		k->type = SSHKEY_RSA;
 		break;
 	case EVP_PKEY_EC:
@@ -1465,6 +1573,8 @@ pkey_to_sshkey(EVP_PKEY *pkey, struct sshkey *k)
 		if (!EVP_PKEY_set_utf8_string_param(pkey,
 		    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "uncompressed"))
 			return TRASA_ERR_CRYPTO;
+		if ((e = ec_check_public(pkey, 1)) != 0)
+			return e;
 		break;
 	default:
 		return TRASA_ERR_KEY_TYPE;

@@ -79,7 +79,10 @@ tbuf_len(const struct tbuf *b)
 const uint8_t *
 tbuf_ptr(const struct tbuf *b)
 {
-	return b->d + b->off;
+	static const uint8_t empty[1];
+
+	/* An empty buffer may have no storage; NULL + 0 is undefined. */
+	return b->d != NULL ? b->d + b->off : empty;
 }
 
 void

@@ -78,6 +78,8 @@ struct ctx {
 	struct sshcert_policy pol;
 };
 
+static void die(const char *what, int r) __attribute__((noreturn));
+
 static void
 die(const char *what, int r)
 {
@@ -265,7 +267,7 @@ evp_of(const struct sshkey *k)
 {
 	struct tbuf *pem;
 	BIO *bio;
-	EVP_PKEY *pkey;
+	EVP_PKEY *pkey = NULL;
 	int r;
 
 	if ((pem = tbuf_new()) == NULL)
@@ -419,7 +421,7 @@ static void
 bench_keygen(void)
 {
 	char dir[] = "/tmp/trasa-bench.XXXXXX", ca[64], user[64], pub[64];
-	char cert[64];
+	char cert[64], capub[64];
 	const char *gen_argv[] = { NULL, "-q", "-t", "ed25519", "-N", "", "-C",
 		"bench", "-f", NULL, NULL };
 	const char *sign_argv[] = { NULL, "-q", "-s", ca, "-I", "bench@trasa", "-n",
@@ -433,6 +435,7 @@ bench_keygen(void)
 	snprintf(user, sizeof(user), "%s/user", dir);
 	snprintf(pub, sizeof(pub), "%s/user.pub", dir);
 	snprintf(cert, sizeof(cert), "%s/user-cert.pub", dir);
+	snprintf(capub, sizeof(capub), "%s/ca.pub", dir);
 	gen_argv[0] = sign_argv[0] = keygen_path();
 	gen_argv[9] = ca;
 	if (run_quiet(gen_argv) != 0)
@@ -468,6 +471,7 @@ bench_keygen(void)
 	sshkey_free(kg.ca);
 	sshkey_free(kg.subject);
 	unlink(cert);
+	unlink(capub);
 	unlink(pub);
 	unlink(user);
 	unlink(ca);

@@ -23,10 +23,13 @@ openssl=${OPENSSL:-openssl}
 mkdir -p "$out/pubkey" "$out/cert" "$out/krl" "$out/privkey"
 work=$(mktemp -d "${TMPDIR:-/tmp}/trasa-corpus.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+trap 'exit 1' HUP INT TERM
 
 # The key and CA that fuzz_krl.c checks against every KRL (keep in sync).
-fixed_ca='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm1ZRcvmY5mBqpBe2POkmqHLP6kb6mo32quzlBmlDQt fuzz-ca'
-fixed_user='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkPxNeJlSl0i/9VmHHk/el9HMAX1C+0eRHYnufT/6+l fuzz-user'
+fixed_ca="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm1ZRcvmY5mBqpBe2POkmqHLP6kb6mo"
+fixed_ca+="32quzlBmlDQt fuzz-ca"
+fixed_user="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkPxNeJlSl0i/9VmHHk/el9HMAX"
+fixed_user+="1C+0eRHYnufT/6+l fuzz-user"
 fixed_serial=42
 fixed_id=fuzz-id
 
@@ -88,7 +91,12 @@ sub fields {
 	}
 	return @f;
 }
-sub spit { open(my $f, ">", $_[0]) or die; binmode $f; print $f $_[1]; close $f }
+sub spit {
+	open(my $f, ">", $_[0]) or die "$_[0]: $!";
+	binmode $f;
+	print $f $_[1];
+	close $f;
+}
 sub slurp_pub {
 	open(my $f, "<", $_[0]) or die;
 	my ($b64) = (split " ", scalar <$f>)[1];
@@ -115,8 +123,9 @@ spit("$ENV{OUT}/crafted-ed25519-short.blob", str($edn) . str(substr($k, 1)));
 # --------------------------------------------------------------- certificates
 # cert NAME CA SUBJECT ARGS...: sign SUBJECT.pub with CA; the blob goes to
 # cert/, and for a few (every key type once) text and blob to pubkey/.
-in_pubkey=" u-ed25519-ed25519 u-ecdsa-256-ecdsa-384 u-ecdsa-521-rsa-2048"
-in_pubkey+=" h-ecdsa-521 u-rsa-2048-ecdsa-256 alg-rsa-sha2-256 opts manyprinc "
+in_pubkey=" u-ed25519-ed25519 u-ecdsa-256-ecdsa-384 u-ecdsa-521-ecdsa-521"
+in_pubkey+=" h-ecdsa-384 u-rsa-2048-rsa-3072 u-ecdsa-256-ecdsa-256"
+in_pubkey+=" alg-rsa-sha2-256 opts manyprinc "
 cert() {
 	local name=$1 ca=$2 subj=$3
 	shift 3
@@ -131,9 +140,14 @@ cert() {
 	esac
 }
 
-cas="ed25519 ecdsa-256 ecdsa-384 ecdsa-521 rsa-2048"
-for ca in $cas; do
-	for subj in $types; do
+# Every subject type under the common CA types; P-384 and P-521 CAs (ten
+# times slower to verify) sign two subjects each.
+for ca in ed25519 ecdsa-256 ecdsa-384 ecdsa-521 rsa-2048; do
+	case $ca in
+	ecdsa-384 | ecdsa-521) subjects="ed25519 $ca" ;;
+	*) subjects=$types ;;
+	esac
+	for subj in $subjects; do
 		cert "u-$ca-$subj" "$ca" "$subj" -n fuzz -V "$validity"
 	done
 	cert "h-$ca" "$ca" ed25519 -h -n fuzz,host.example.com -V "$validity"
@@ -209,7 +223,8 @@ cp "$work/upd.krl" "$out/krl/updated.krl"
 # Sections ssh-keygen never writes (extensions, signatures), built here.
 # Ed25519 signing key through openssl; ECDSA and RSA keys from ssh-keygen
 # converted to PKCS#8.
-"$openssl" genpkey -algorithm ed25519 -out "$work/krlsign-ed25519.pem" 2>/dev/null
+"$openssl" genpkey -algorithm ed25519 -out "$work/krlsign-ed25519.pem" \
+    2>/dev/null
 "$openssl" pkey -in "$work/krlsign-ed25519.pem" -pubout -outform DER \
     2>/dev/null | tail -c 32 >"$work/krlsign-ed25519.raw"
 for t in ecdsa-256 rsa-2048; do
@@ -233,12 +248,24 @@ sub mpint {
 	$v = "\x00" . $v if length $v && (ord($v) & 0x80);
 	return str($v);
 }
-sub slurp { local $/; open(my $f, "<", $_[0]) or die "$_[0]: $!"; binmode $f; my $d = <$f>; close $f; return $d }
-sub spit { open(my $f, ">", $_[0]) or die "$_[0]: $!"; binmode $f; print $f $_[1]; close $f }
+sub slurp {
+	local $/;
+	open(my $f, "<", $_[0]) or die "$_[0]: $!";
+	binmode $f;
+	my $d = <$f>;
+	close $f;
+	return $d;
+}
+sub spit {
+	open(my $f, ">", $_[0]) or die "$_[0]: $!";
+	binmode $f;
+	print $f $_[1];
+	close $f;
+}
 sub header {
 	my ($ver, $comment) = @_;
-	return pack("NN", 0x5353484b, 0x524c0a00) . u32(1) . u64($ver) . u64(1700000000) .
-	    u64(0) . str("") . str($comment);
+	return pack("NN", 0x5353484b, 0x524c0a00) . u32(1) . u64($ver) .
+	    u64(1700000000) . u64(0) . str("") . str($comment);
 }
 sub section { chr($_[0]) . str($_[1]) }
 # A DER ECDSA-Sig-Value to (r, s).
@@ -258,14 +285,18 @@ sub sign {
 	my ($kind, $data) = @_;
 	spit("$w/tbs", $data);
 	if ($kind eq "ed25519") {
-		system("$ossl pkeyutl -sign -rawin -inkey $w/krlsign-ed25519.pem -in $w/tbs -out $w/sig") == 0 or die "sign";
+		system("$ossl pkeyutl -sign -rawin -inkey " .
+		    "$w/krlsign-ed25519.pem -in $w/tbs -out $w/sig") == 0
+		    or die "sign";
 		return str(str("ssh-ed25519") . str(slurp("$w/sig")));
 	} elsif ($kind eq "ecdsa-256") {
-		system("$ossl dgst -sha256 -sign $w/krlsign-ecdsa-256 -out $w/sig $w/tbs") == 0 or die "sign";
+		system("$ossl dgst -sha256 -sign $w/krlsign-ecdsa-256 " .
+		    "-out $w/sig $w/tbs") == 0 or die "sign";
 		my ($r, $s) = der_rs(slurp("$w/sig"));
 		return str(str("ecdsa-sha2-nistp256") . str(mpint($r) . mpint($s)));
 	} else {
-		system("$ossl dgst -sha512 -sign $w/krlsign-rsa-2048 -out $w/sig $w/tbs") == 0 or die "sign";
+		system("$ossl dgst -sha512 -sign $w/krlsign-rsa-2048 " .
+		    "-out $w/sig $w/tbs") == 0 or die "sign";
 		return str(str("rsa-sha2-512") . str(slurp("$w/sig")));
 	}
 }
@@ -372,7 +403,8 @@ substr($e, $eend, 1) = chr(ord(substr($e, $eend, 1)) ^ 0x01);
 emit("crafted-rsa-even-e", $e);
 '
 # Ed25519 PKCS#8 through openssl, then encrypted PKCS#8 (passphrase "x").
-"$openssl" genpkey -algorithm ed25519 -out "$out/privkey/pkcs8-ed25519" 2>/dev/null
+"$openssl" genpkey -algorithm ed25519 -out "$out/privkey/pkcs8-ed25519" \
+    2>/dev/null
 cp "$out/privkey/pkcs8-ed25519" "$work/p8-ed25519"
 for t in ed25519 ecdsa-256 rsa-2048; do
 	"$openssl" pkcs8 -topk8 -v2 aes-256-cbc -iter 16 -passout pass:x \
