@@ -73,6 +73,9 @@ tu_ssh_keygen(void)
 	return e != NULL && *e != '\0' ? e : SSH_KEYGEN_PATH;
 }
 
+static char *vformat(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
 static char *
 vformat(const char *fmt, va_list ap)
 {
