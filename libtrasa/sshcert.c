@@ -788,7 +788,7 @@ sshcert_sign(struct sshkey *k, const struct sshkey *ca, const char *alg)
 	    (r = tbuf_put_stringb(b, sig)) != 0)
 		goto out;
 	if ((r = sshkey_sig_alg(tbuf_ptr(sig), tbuf_len(sig), &sigalg)) != 0 ||
-	    (r = sshkey_dup_public(ca, &sigkey)) != 0)
+	    (r = sshkey_ref_public(ca, &sigkey)) != 0)
 		goto out;
 
 	cert_unsign(c);
@@ -1027,8 +1027,10 @@ check_user_options(const struct sshcert *c, const struct sshcert_policy *pol)
 	return 0;
 }
 
+/* Check the CA signature with ca, the trusted key equal to the
+ * certificate's signature key (its OpenSSL object is already warm). */
 static int
-verify_deferred(const struct sshcert *c)
+verify_deferred(const struct sshcert *c, const struct sshkey *ca)
 {
 	struct tbuf *b;
 	const uint8_t *sig;
@@ -1041,8 +1043,8 @@ verify_deferred(const struct sshcert *c)
 	    tbuf_len(c->blob) - c->signed_len)) == NULL)
 		return TRASA_ERR_ALLOC;
 	if ((r = tbuf_get_string_direct(b, &sig, &siglen, 0)) == 0)
-		r = sshkey_verify(c->signature_key, sig, siglen,
-		    tbuf_ptr(c->blob), c->signed_len, NULL, SSHKEY_ALLOW_SHA1);
+		r = sshkey_verify(ca, sig, siglen, tbuf_ptr(c->blob),
+		    c->signed_len, NULL, SSHKEY_ALLOW_SHA1);
 	tbuf_free(b);
 	return r;
 }
@@ -1054,6 +1056,7 @@ sshcert_check(const struct sshkey *cert, const struct sshkey *const *cas,
 	const struct sshcert *c;
 	uint64_t early, late;
 	size_t i;
+	const struct sshkey *trusted;
 	int r, found;
 
 	if (pol == NULL || (cas == NULL && ncas != 0))
@@ -1073,16 +1076,16 @@ sshcert_check(const struct sshkey *cert, const struct sshkey *const *cas,
 		return TRASA_ERR_CA_IS_CERT;
 	/* 3. Trusted CA (a certificate in the trust set never matches, as
 	 * sshd's strict-type key comparison). */
-	found = 0;
-	for (i = 0; i < ncas && !found; i++) {
+	trusted = NULL;
+	for (i = 0; i < ncas && trusted == NULL; i++) {
 		if (cas[i] != NULL && !sshkey_is_cert(cas[i]) &&
 		    sshkey_equal_public(cas[i], c->signature_key))
-			found = 1;
+			trusted = cas[i];
 	}
-	if (!found)
+	if (trusted == NULL)
 		return TRASA_ERR_UNKNOWN_CA;
 	/* A certificate parsed with SSHKEY_PARSE_NO_VERIFY is checked now. */
-	if (!c->verified && (r = verify_deferred(c)) != 0)
+	if (!c->verified && (r = verify_deferred(c, trusted)) != 0)
 		return r;
 	/* 4. Type. */
 	if (c->type != pol->type)

@@ -48,6 +48,9 @@ struct sshkey {
 
 /* From sshkey.c, for sshcert.c. */
 struct sshkey *sshkey_alloc(void);
+/* A plain public key sharing k's OpenSSL object (no copy, no re-parse);
+ * the result never signs or exports private parts. */
+int sshkey_ref_public(const struct sshkey *k, struct sshkey **out);
 /* "ssh-ed25519" / "...-cert-v01@openssh.com" to type and cert flag. */
 int sshkey_type_from_ssh_name(const char *name, size_t len,
     enum sshkey_type *type, int *is_cert);

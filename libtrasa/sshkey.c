@@ -659,6 +659,25 @@ out:
 }
 
 int
+sshkey_ref_public(const struct sshkey *k, struct sshkey **out)
+{
+	struct sshkey *r;
+
+	if (k->pkey == NULL)
+		return TRASA_ERR_INVALID_ARG;
+	if ((r = sshkey_alloc()) == NULL)
+		return TRASA_ERR_ALLOC;
+	if (EVP_PKEY_up_ref(k->pkey) != 1) {
+		free(r);
+		return TRASA_ERR_CRYPTO;
+	}
+	r->type = k->type;
+	r->pkey = k->pkey;
+	*out = r;
+	return 0;
+}
+
+int
 sshkey_dup_public(const struct sshkey *k, struct sshkey **out)
 {
 	struct tbuf *b;
@@ -871,6 +890,27 @@ sshkey_alg_fits(const struct sshkey *k, const char *alg)
 	return sa != NULL && sa->type == k->type;
 }
 
+/* Digests fetched once per thread (NULL name: none, for Ed25519). */
+static const EVP_MD *
+md_get(const char *name)
+{
+	static const char *const names[] = { "SHA1", "SHA256", "SHA384",
+		"SHA512" };
+	static _Thread_local EVP_MD *cache[4];
+	size_t i;
+
+	if (name == NULL)
+		return NULL;
+	for (i = 0; i < 4; i++) {
+		if (strcmp(names[i], name) != 0)
+			continue;
+		if (cache[i] == NULL)
+			cache[i] = EVP_MD_fetch(NULL, name, NULL);
+		return cache[i];
+	}
+	return NULL;
+}
+
 static int
 digest_sign(EVP_PKEY *pkey, const char *md, const uint8_t *data, size_t len,
     uint8_t **sig, size_t *siglen)
@@ -882,7 +922,8 @@ digest_sign(EVP_PKEY *pkey, const char *md, const uint8_t *data, size_t len,
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return TRASA_ERR_ALLOC;
-	if (EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, pkey, NULL) != 1 ||
+	if ((md != NULL && md_get(md) == NULL) ||
+	    EVP_DigestSignInit(ctx, NULL, md_get(md), NULL, pkey) != 1 ||
 	    EVP_DigestSign(ctx, NULL, &n, data, len) != 1)
 		goto out;
 	if ((s = malloc(n)) == NULL) {
@@ -910,8 +951,8 @@ digest_verify(EVP_PKEY *pkey, const char *md, const uint8_t *sig,
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return TRASA_ERR_ALLOC;
-	if (EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, NULL, pkey,
-	    NULL) != 1) {
+	if ((md != NULL && md_get(md) == NULL) ||
+	    EVP_DigestVerifyInit(ctx, NULL, md_get(md), NULL, pkey) != 1) {
 		EVP_MD_CTX_free(ctx);
 		return TRASA_ERR_CRYPTO;
 	}

@@ -17,10 +17,7 @@ struct tbuf {
 static void
 wipe(void *p, size_t n)
 {
-	volatile uint8_t *v = p;
-
-	while (n--)
-		*v++ = 0;
+	explicit_bzero(p, n);
 }
 
 struct tbuf *
