@@ -41,7 +41,11 @@ struct sshcert {
 
 struct sshkey {
 	enum sshkey_type type;     /* the plain key type */
-	EVP_PKEY *pkey;
+	uint8_t *pub;              /* public parts, canonical wire encoding */
+	size_t publen;
+	unsigned bits;             /* RSA modulus bits */
+	EVP_PKEY *pkey;            /* built on first use for keys read from
+	                              the wire (sshkey.c key_pkey()) */
 	int has_private;
 	struct sshcert *cert;      /* non-NULL for a certificate */
 };

@@ -82,6 +82,7 @@ sshkey_free(struct sshkey *k)
 	if (k == NULL)
 		return;
 	EVP_PKEY_free(k->pkey);
+	free(k->pub);
 	sshcert_free(k->cert);
 	free(k);
 }
@@ -169,7 +170,7 @@ sshkey_bits(const struct sshkey *k)
 		return 0;
 	if (kt->bits != 0)
 		return kt->bits;
-	return (unsigned)EVP_PKEY_get_bits(k->pkey);
+	return k->bits;
 }
 
 const char *
@@ -209,10 +210,11 @@ sshkey_label(const struct sshkey *k)
 int
 sshkey_equal_public(const struct sshkey *a, const struct sshkey *b)
 {
-	if (a == NULL || b == NULL || a->type != b->type || a->pkey == NULL ||
-	    b->pkey == NULL)
+	/* Public parts are kept in their one canonical wire encoding. */
+	if (a == NULL || b == NULL || a->type != b->type || a->pub == NULL ||
+	    b->pub == NULL || a->publen != b->publen)
 		return 0;
-	return EVP_PKEY_eq(a->pkey, b->pkey) == 1;
+	return memcmp(a->pub, b->pub, a->publen) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -465,54 +467,168 @@ out:
 	return r;
 }
 
+static int
+key_set_pub(struct sshkey *k, const uint8_t *p, size_t len)
+{
+	uint8_t *copy;
+
+	if ((copy = malloc(len > 0 ? len : 1)) == NULL)
+		return TRASA_ERR_ALLOC;
+	memcpy(copy, p, len);
+	free(k->pub);
+	k->pub = copy;
+	k->publen = len;
+	return 0;
+}
+
+static int pubparts_from_pkey(const struct sshkey *k, struct tbuf *b);
+
+/* After k->pkey and k->type are set: record the public parts. */
+static int
+key_set_pub_from_pkey(struct sshkey *k)
+{
+	struct tbuf *b;
+	int e;
+
+	if ((b = tbuf_new()) == NULL)
+		return TRASA_ERR_ALLOC;
+	if ((e = pubparts_from_pkey(k, b)) == 0)
+		e = key_set_pub(k, tbuf_ptr(b), tbuf_len(b));
+	tbuf_free(b);
+	if (e == 0 && k->type == SSHKEY_RSA)
+		k->bits = (unsigned)EVP_PKEY_get_bits(k->pkey);
+	return e;
+}
+
+/* Bits of a big-endian magnitude without leading zeros. */
+static unsigned
+magnitude_bits(const uint8_t *p, size_t len)
+{
+	unsigned bits;
+	uint8_t top;
+
+	if (len == 0)
+		return 0;
+	bits = (unsigned)(len - 1) * 8;
+	for (top = p[0]; top != 0; top >>= 1)
+		bits++;
+	return bits;
+}
+
+/*
+ * Read the public fields of a key of the given type. Ed25519 and RSA keys
+ * are checked here but their OpenSSL objects are built on first use (see
+ * key_pkey()): any 32 bytes are an Ed25519 key to OpenSSL, and the RSA
+ * checks need no arithmetic. ECDSA points are checked to lie on the curve,
+ * which needs the object, so it is built now.
+ */
 int
 sshkey_get_pubparts(struct tbuf *b, enum sshkey_type type, struct sshkey *k)
 {
 	const struct keytype *kt = keytype_of(type);
-	const uint8_t *p, *q;
-	size_t plen, qlen;
-	struct rsa_parts rp;
+	const uint8_t *p, *q, *n, *ex;
+	size_t plen, qlen, nlen, exlen;
+	struct tbuf *pub = NULL;
 	EVP_PKEY *pkey = NULL;
+	unsigned bits = 0;
 	int e;
 
 	if (kt == NULL)
 		return TRASA_ERR_KEY_TYPE;
+	if ((pub = tbuf_new()) == NULL)
+		return TRASA_ERR_ALLOC;
 	switch (type) {
 	case SSHKEY_ED25519:
 		if ((e = tbuf_get_string_direct(b, &p, &plen, 1024)) != 0)
-			return e;
+			goto out;
+		e = TRASA_ERR_BAD_KEY;
 		if (plen != 32)
-			return TRASA_ERR_BAD_KEY;
-		if ((e = ed25519_from_public(p, plen, &pkey)) != 0)
-			return e;
+			goto out;
+		e = tbuf_put_string(pub, p, plen);
 		break;
 	case SSHKEY_ECDSA_P256:
 	case SSHKEY_ECDSA_P384:
 	case SSHKEY_ECDSA_P521:
 		if ((e = tbuf_get_string_direct(b, &p, &plen, NAME_MAX_LEN)) != 0)
-			return e;
+			goto out;
+		e = TRASA_ERR_BAD_KEY;
 		if (plen != strlen(kt->curve) || memcmp(p, kt->curve, plen) != 0)
-			return TRASA_ERR_BAD_KEY;
-		if ((e = tbuf_get_string_direct(b, &q, &qlen, 1024)) != 0)
-			return e;
-		if ((e = ec_from_point(kt, q, qlen, NULL, 0, &pkey)) != 0)
-			return e;
+			goto out;
+		if ((e = tbuf_get_string_direct(b, &q, &qlen, 1024)) != 0 ||
+		    (e = ec_from_point(kt, q, qlen, NULL, 0, &pkey)) != 0)
+			goto out;
+		if ((e = tbuf_put_cstring(pub, kt->curve)) == 0)
+			e = tbuf_put_string(pub, q, qlen);
 		break;
 	case SSHKEY_RSA:
-		memset(&rp, 0, sizeof(rp));
-		if ((e = tbuf_get_mpint_direct(b, &rp.e, &rp.elen, 0)) != 0 ||
-		    (e = tbuf_get_mpint_direct(b, &rp.n, &rp.nlen, 0)) != 0)
-			return e;
-		if ((e = rsa_from_parts(&rp, 0, &pkey)) != 0)
-			return e;
+		if ((e = tbuf_get_mpint_direct(b, &ex, &exlen, 0)) != 0 ||
+		    (e = tbuf_get_mpint_direct(b, &n, &nlen, 0)) != 0)
+			goto out;
+		/* The checks rsa_from_parts() makes, on the bytes. */
+		bits = magnitude_bits(n, nlen);
+		e = TRASA_ERR_KEY_TOO_SMALL;
+		if (bits < SSHKEY_RSA_MIN_BITS)
+			goto out;
+		e = TRASA_ERR_BAD_KEY;
+		if (bits > SSHKEY_RSA_MAX_BITS || exlen == 0 ||
+		    (ex[exlen - 1] & 1) == 0 || (n[nlen - 1] & 1) == 0)
+			goto out;
+		if ((e = tbuf_put_mpint(pub, ex, exlen)) == 0)
+			e = tbuf_put_mpint(pub, n, nlen);
 		break;
 	default:
-		return TRASA_ERR_KEY_TYPE;
+		e = TRASA_ERR_KEY_TYPE;
 	}
+	if (e != 0)
+		goto out;
+	if ((e = key_set_pub(k, tbuf_ptr(pub), tbuf_len(pub))) != 0)
+		goto out;
 	EVP_PKEY_free(k->pkey);
 	k->pkey = pkey;
+	pkey = NULL;
 	k->type = type;
-	return 0;
+	k->bits = bits;
+out:
+	EVP_PKEY_free(pkey);
+	tbuf_free(pub);
+	return e;
+}
+
+/* The OpenSSL object of a key, built from its public parts on first use.
+ * Safe when threads share k: the first object stored wins. */
+static EVP_PKEY *
+key_pkey(const struct sshkey *k)
+{
+	struct sshkey *mk = (struct sshkey *)(uintptr_t)k;
+	EVP_PKEY *pkey = NULL, *expected = NULL;
+	const uint8_t *p;
+	size_t plen;
+	struct rsa_parts rp;
+	struct tbuf *b;
+	int e = TRASA_ERR_KEY_TYPE;
+
+	if ((pkey = __atomic_load_n(&mk->pkey, __ATOMIC_ACQUIRE)) != NULL)
+		return pkey;
+	if (k->pub == NULL || (b = tbuf_from(k->pub, k->publen)) == NULL)
+		return NULL;
+	if (k->type == SSHKEY_ED25519) {
+		if ((e = tbuf_get_string_direct(b, &p, &plen, 1024)) == 0)
+			e = ed25519_from_public(p, plen, &pkey);
+	} else if (k->type == SSHKEY_RSA) {
+		memset(&rp, 0, sizeof(rp));
+		if ((e = tbuf_get_mpint_direct(b, &rp.e, &rp.elen, 0)) == 0 &&
+		    (e = tbuf_get_mpint_direct(b, &rp.n, &rp.nlen, 0)) == 0)
+			e = rsa_from_parts(&rp, 0, &pkey);
+	}
+	tbuf_free(b);
+	if (e != 0)
+		return NULL;
+	if (!__atomic_compare_exchange_n(&mk->pkey, &expected, pkey, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		EVP_PKEY_free(pkey);
+		return expected;
+	}
+	return pkey;
 }
 
 /* ------------------------------------------------------------------ */
@@ -558,6 +674,16 @@ put_ec_point(struct tbuf *b, const EVP_PKEY *pkey)
 
 int
 sshkey_put_pubparts(const struct sshkey *k, struct tbuf *b)
+{
+	if (k->pub == NULL)
+		return TRASA_ERR_INVALID_ARG;
+	return tbuf_put(b, k->pub, k->publen);
+}
+
+/* The public parts of a key held as an OpenSSL object (generated or read
+ * from a private key file), in wire form. */
+static int
+pubparts_from_pkey(const struct sshkey *k, struct tbuf *b)
 {
 	const struct keytype *kt = keytype_of(k->type);
 	uint8_t pk[32];
@@ -663,15 +789,20 @@ sshkey_ref_public(const struct sshkey *k, struct sshkey **out)
 {
 	struct sshkey *r;
 
-	if (k->pkey == NULL)
+	if (k->pkey == NULL || k->pub == NULL)
 		return TRASA_ERR_INVALID_ARG;
 	if ((r = sshkey_alloc()) == NULL)
 		return TRASA_ERR_ALLOC;
-	if (EVP_PKEY_up_ref(k->pkey) != 1) {
+	if (key_set_pub(r, k->pub, k->publen) != 0) {
 		free(r);
+		return TRASA_ERR_ALLOC;
+	}
+	if (EVP_PKEY_up_ref(k->pkey) != 1) {
+		sshkey_free(r);
 		return TRASA_ERR_CRYPTO;
 	}
 	r->type = k->type;
+	r->bits = k->bits;
 	r->pkey = k->pkey;
 	*out = r;
 	return 0;
@@ -1094,9 +1225,10 @@ sshkey_verify(const struct sshkey *k, const uint8_t *sig, size_t siglen,
 	size_t namelen, rawlen, modlen;
 	uint8_t *der = NULL, *padded = NULL;
 	size_t derlen = 0;
+	EVP_PKEY *pkey;
 	int e;
 
-	if (kt == NULL || k->pkey == NULL)
+	if (kt == NULL)
 		return TRASA_ERR_INVALID_ARG;
 	if ((b = tbuf_from(sig, siglen)) == NULL)
 		return TRASA_ERR_ALLOC;
@@ -1119,13 +1251,17 @@ sshkey_verify(const struct sshkey *k, const uint8_t *sig, size_t siglen,
 		e = TRASA_ERR_SIG_ALG;
 		goto out;
 	}
+	if ((pkey = key_pkey(k)) == NULL) {
+		e = TRASA_ERR_CRYPTO;
+		goto out;
+	}
 	switch (k->type) {
 	case SSHKEY_ED25519:
 		if (rawlen != 64) {
 			e = TRASA_ERR_BAD_SIGNATURE;
 			goto out;
 		}
-		e = digest_verify(k->pkey, NULL, raw, rawlen, data, len);
+		e = digest_verify(pkey, NULL, raw, rawlen, data, len);
 		break;
 	case SSHKEY_ECDSA_P256:
 	case SSHKEY_ECDSA_P384:
@@ -1135,11 +1271,11 @@ sshkey_verify(const struct sshkey *k, const uint8_t *sig, size_t siglen,
 			e = e == TRASA_ERR_ALLOC ? e : TRASA_ERR_BAD_SIGNATURE;
 			goto out;
 		}
-		e = digest_verify(k->pkey, sa->md, der, derlen, data, len);
+		e = digest_verify(pkey, sa->md, der, derlen, data, len);
 		break;
 	case SSHKEY_RSA:
 		/* As OpenSSH: a short signature is left-padded to the modulus. */
-		modlen = (size_t)EVP_PKEY_get_size(k->pkey);
+		modlen = (size_t)EVP_PKEY_get_size(pkey);
 		if (rawlen > modlen || rawlen == 0) {
 			e = TRASA_ERR_BAD_SIGNATURE;
 			goto out;
@@ -1153,7 +1289,7 @@ sshkey_verify(const struct sshkey *k, const uint8_t *sig, size_t siglen,
 			raw = padded;
 			rawlen = modlen;
 		}
-		e = digest_verify(k->pkey, sa->md, raw, rawlen, data, len);
+		e = digest_verify(pkey, sa->md, raw, rawlen, data, len);
 		break;
 	default:
 		e = TRASA_ERR_KEY_TYPE;
@@ -1199,6 +1335,10 @@ sshkey_generate(enum sshkey_type type, unsigned bits, struct sshkey **out)
 	k->type = type;
 	k->pkey = pkey;
 	k->has_private = 1;
+	if (key_set_pub_from_pkey(k) != 0) {
+		sshkey_free(k);
+		return TRASA_ERR_CRYPTO;
+	}
 	*out = k;
 	return 0;
 }
@@ -1325,7 +1465,7 @@ openssh_get_private(struct tbuf *b, struct sshkey *k)
 	k->type = type;
 	k->pkey = pkey;
 	k->has_private = 1;
-	return 0;
+	return key_set_pub_from_pkey(k);
 }
 
 static int
@@ -1622,7 +1762,7 @@ pkey_to_sshkey(EVP_PKEY *pkey, struct sshkey *k)
 	}
 	k->pkey = pkey;
 	k->has_private = 1;
-	return 0;
+	return key_set_pub_from_pkey(k);
 }
 
 static int
