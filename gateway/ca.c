@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "gateway.h"
@@ -68,16 +69,16 @@ read_state_file(const char *path, size_t max, struct tbuf **out)
 	if ((e = fileio_read(path, max, FILEIO_TRUSTED, out)) == 0)
 		return 0;
 	if (e == TRASA_ERR_IO && errno == ENOENT)
-		return gw_fail(0,
+		return cli_error(CLI_EXIT_FAIL, 0,
 		    "%s does not exist (run '%s ca init' first, "
 		    "or give --state-dir)",
-		    path, gw_progname);
+		    path, cli_get_progname());
 	if (e == TRASA_ERR_FILE_PERM)
-		return gw_fail(0,
+		return cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: not a regular file, or not owned by "
 		    "root or us, or writable by group or others",
 		    path);
-	return gw_fail(e, "%s", path);
+	return cli_error(CLI_EXIT_FAIL, e, "%s", path);
 }
 
 /* The first key line of a .pub file of the state directory. */
@@ -94,14 +95,16 @@ read_ca_pub(const char *path, struct sshkey **out, char **comment)
 	len = tbuf_len(b);
 	if (len == 0 || memchr(tbuf_ptr(b), '\0', len) != NULL ||
 	    (text = strndup((const char *)tbuf_ptr(b), len)) == NULL) {
-		ret = gw_fail(0, "%s: not a public key file", path);
+		ret = cli_error(CLI_EXIT_FAIL, 0, "%s: not a public key file",
+		    path);
 		goto out;
 	}
 	line = text + strspn(text, " \t\r\n");
 	if ((nl = strchr(line, '\n')) != NULL)
 		*nl = '\0';
 	if ((e = sshkey_parse_public(line, out, comment)) != 0) {
-		ret = gw_fail(e, "%s: invalid public key", path);
+		ret =
+		    cli_error(CLI_EXIT_FAIL, e, "%s: invalid public key", path);
 		goto out;
 	}
 	ret = 0;
@@ -123,8 +126,8 @@ gw_ca_load(const struct gw *gw, enum sshcert_type which, const char *passphrase,
 
 	if (gw_ca_path(gw, kind->priv, priv, sizeof(priv)) != 0 ||
 	    gw_ca_path(gw, kind->pub, pub, sizeof(pub)) != 0)
-		return gw_fail(TRASA_ERR_TOO_LONG, "state directory %s",
-		    gw->state_dir);
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
+		    "state directory %s", gw->state_dir);
 	if ((ret = read_state_file(priv, GW_MAX_PRIV_FILE, &b)) != 0)
 		goto out;
 	e = sshkey_private_parse(tbuf_ptr(b), tbuf_len(b), passphrase, &k,
@@ -132,25 +135,29 @@ gw_ca_load(const struct gw *gw, enum sshcert_type which, const char *passphrase,
 	switch (e) {
 	case 0: break;
 	case TRASA_ERR_ENCRYPTED:
-		ret = gw_fail(0,
+		ret = cli_error(CLI_EXIT_FAIL, 0,
 		    "%s CA key %s is encrypted: give "
 		    "--passphrase-file",
 		    kind->what, priv);
 		goto out;
 	case TRASA_ERR_PASSPHRASE:
-		ret = gw_fail(0, "%s CA key %s: wrong passphrase", kind->what,
+		ret = cli_error(CLI_EXIT_FAIL, 0,
+		    "%s CA key %s: wrong passphrase", kind->what, priv);
+		goto out;
+	default:
+		ret = cli_error(CLI_EXIT_FAIL, e, "%s CA key %s", kind->what,
 		    priv);
 		goto out;
-	default: ret = gw_fail(e, "%s CA key %s", kind->what, priv); goto out;
 	}
 	if ((ret = read_ca_pub(pub, &pk, NULL)) != 0)
 		goto out;
 	if (!sshkey_equal_public(k, pk)) {
-		ret =
-		    gw_fail(0, "%s and %s do not hold the same key", priv, pub);
+		ret = cli_error(CLI_EXIT_FAIL, 0,
+		    "%s and %s do not hold the same key", priv, pub);
 		goto out;
 	}
-	gw_debug("loaded %s CA key %s (%s)", kind->what, priv, sshkey_label(k));
+	cli_debug("loaded %s CA key %s (%s)", kind->what, priv,
+	    sshkey_label(k));
 	*out = k;
 	k = NULL;
 	ret = 0;
@@ -203,17 +210,18 @@ check_ca_dir(const char *path)
 	struct stat st;
 
 	if (lstat(path, &st) != 0)
-		return gw_fail(TRASA_ERR_IO, "%s", path);
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "%s", path);
 	if (!S_ISDIR(st.st_mode))
-		return gw_fail(0, "%s is not a directory", path);
+		return cli_error(CLI_EXIT_FAIL, 0, "%s is not a directory",
+		    path);
 	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-		return gw_fail(0,
+		return cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: not owned by root or us, or writable "
 		    "by group or others",
 		    path);
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		gw_debug("warning: %s is open to group or others (mode %04o)",
+		cli_debug("warning: %s is open to group or others (mode %04o)",
 		    path, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
@@ -248,11 +256,12 @@ make_ca(const struct gw *gw, const struct ca_kind *kind, size_t kt,
 	char *line = NULL;
 	int e;
 
-	gw_debug("generating the %s CA key (%s)", kind->what,
+	cli_debug("generating the %s CA key (%s)", kind->what,
 	    key_types[kt].name);
 	if ((e = sshkey_generate(key_types[kt].type, key_types[kt].bits, &k)) !=
 	    0)
-		return gw_fail(e, "generating the %s CA key", kind->what);
+		return cli_error(CLI_EXIT_FAIL, e, "generating the %s CA key",
+		    kind->what);
 	if ((priv->data = tbuf_new()) == NULL ||
 	    (pub->data = tbuf_new()) == NULL) {
 		e = TRASA_ERR_ALLOC;
@@ -275,7 +284,8 @@ out:
 	free(line);
 	sshkey_free(k);
 	if (e != 0)
-		return gw_fail(e, "creating the %s CA", kind->what);
+		return cli_error(CLI_EXIT_FAIL, e, "creating the %s CA",
+		    kind->what);
 	return 0;
 }
 
@@ -289,7 +299,7 @@ ca_init_usage(FILE *f)
 	    "[--passphrase-file FILE]\n"
 	    "Create the user CA and the host CA in DIR/ca (never overwrites).\n"
 	    "  --key-type TYPE         one of",
-	    gw_progname);
+	    cli_get_progname());
 	for (i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
 		fprintf(f, " %s", key_types[i].name);
 	fprintf(f,
@@ -318,7 +328,7 @@ ca_init(struct gw *gw, int argc, char **argv)
 	const char *passfile = gw->passphrase_file;
 	size_t kt = 0, i, nexist = 0, first = 0;
 	struct stat st;
-	int c, e, ret = GW_EXIT_FAIL;
+	int c, e, ret = CLI_EXIT_FAIL;
 
 	memset(files, 0, sizeof(files));
 	optind = 0;
@@ -327,24 +337,24 @@ ca_init(struct gw *gw, int argc, char **argv)
 		switch (c) {
 		case O_KEYTYPE:
 			if (parse_key_type(optarg, &kt) != 0)
-				return gw_usage("ca init",
+				return cli_usage_error("ca init",
 				    "unknown --key-type "
 				    "'%s' (ed25519, ecdsa-p256, ecdsa-p384 or "
 				    "rsa-3072)",
 				    optarg);
 			break;
 		case O_PASS: passfile = optarg; break;
-		case 'h': ca_init_usage(stdout); return GW_EXIT_OK;
-		case 'v': gw_verbose++; break;
-		default: return gw_bad_option("ca init", c, argv);
+		case 'h': ca_init_usage(stdout); return CLI_EXIT_OK;
+		case 'v': cli_set_verbose(1); break;
+		default: return cli_bad_option("ca init", c, argv);
 		}
 	}
 	if (optind < argc)
-		return gw_usage("ca init", "unexpected argument '%s'",
+		return cli_usage_error("ca init", "unexpected argument '%s'",
 		    argv[optind]);
 	if (gw_ca_path(gw, NULL, cadir, sizeof(cadir)) != 0)
-		return gw_fail(TRASA_ERR_TOO_LONG, "state directory %s",
-		    gw->state_dir);
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
+		    "state directory %s", gw->state_dir);
 
 	/* Nothing is changed unless all four files are absent. */
 	for (i = 0; i < NCAFILES; i++) {
@@ -352,16 +362,17 @@ ca_init(struct gw *gw, int argc, char **argv)
 
 		if (gw_ca_path(gw, i % 2 ? kind->pub : kind->priv,
 			files[i].path, sizeof(files[i].path)) != 0)
-			return gw_fail(TRASA_ERR_TOO_LONG, "state directory %s",
-			    gw->state_dir);
+			return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
+			    "state directory %s", gw->state_dir);
 		if (lstat(files[i].path, &st) == 0) {
 			if (nexist++ == 0)
 				first = i;
 		} else if (errno != ENOENT && errno != ENOTDIR)
-			return gw_fail(TRASA_ERR_IO, "%s", files[i].path);
+			return cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "%s",
+			    files[i].path);
 	}
 	if (nexist > 0)
-		return gw_fail(0,
+		return cli_error(CLI_EXIT_FAIL, 0,
 		    "ca init: %s already exists%s; refusing to "
 		    "overwrite the CA in %s (nothing changed)",
 		    files[first].path, nexist > 1 ? " (and others)" : "",
@@ -376,11 +387,13 @@ ca_init(struct gw *gw, int argc, char **argv)
 			goto out;
 
 	if (make_dir(gw->state_dir, 0700) != 0) {
-		ret = gw_fail(TRASA_ERR_IO, "cannot create %s", gw->state_dir);
+		ret = cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "cannot create %s",
+		    gw->state_dir);
 		goto out;
 	}
 	if (make_dir(cadir, 0700) != 0) {
-		ret = gw_fail(TRASA_ERR_IO, "cannot create %s", cadir);
+		ret = cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "cannot create %s",
+		    cadir);
 		goto out;
 	}
 	if ((ret = check_ca_dir(cadir)) != 0)
@@ -390,7 +403,8 @@ ca_init(struct gw *gw, int argc, char **argv)
 		    tbuf_len(files[i].data), files[i].mode,
 		    FILEIO_NO_OVERWRITE);
 		if (e != 0) {
-			ret = gw_fail(e, "writing %s", files[i].path);
+			ret = cli_error(CLI_EXIT_FAIL, e, "writing %s",
+			    files[i].path);
 			goto out;
 		}
 		files[i].written = 1;
@@ -407,13 +421,14 @@ ca_init(struct gw *gw, int argc, char **argv)
 	}
 	printf("user CA: %s\n", fps[0]);
 	printf("host CA: %s\n", fps[1]);
-	ret = GW_EXIT_OK;
+	ret = CLI_EXIT_OK;
 out:
 	for (i = 0; i < NCAFILES; i++) {
 		/* A failed run leaves nothing of its own behind. */
-		if (ret != GW_EXIT_OK && files[i].written &&
+		if (ret != CLI_EXIT_OK && files[i].written &&
 		    unlink(files[i].path) != 0)
-			gw_fail(TRASA_ERR_IO, "removing %s", files[i].path);
+			cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "removing %s",
+			    files[i].path);
 		tbuf_free(files[i].data); /* wipes the private keys */
 	}
 	free(fps[0]);
@@ -432,23 +447,24 @@ ca_show_one(const struct gw *gw, const struct ca_kind *kind)
 	int e, ret;
 
 	if (gw_ca_path(gw, kind->pub, path, sizeof(path)) != 0)
-		return gw_fail(TRASA_ERR_TOO_LONG, "state directory %s",
-		    gw->state_dir);
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
+		    "state directory %s", gw->state_dir);
 	if ((ret = read_ca_pub(path, &k, &comment)) != 0)
 		goto out;
 	if (sshkey_is_cert(k)) {
-		ret = gw_fail(0, "%s holds a certificate, not a CA key", path);
+		ret = cli_error(CLI_EXIT_FAIL, 0,
+		    "%s holds a certificate, not a CA key", path);
 		goto out;
 	}
 	if ((e = sshkey_format_public(k,
 		 comment != NULL ? comment : kind->comment, &line)) != 0) {
-		ret = gw_fail(e, "%s", path);
+		ret = cli_error(CLI_EXIT_FAIL, e, "%s", path);
 		goto out;
 	}
 	printf("%s\n", line);
-	if (gw_verbose && sshkey_fingerprint(k, &fp) == 0)
-		gw_debug("%s CA (%s): %s %s", kind->what, path, sshkey_label(k),
-		    fp);
+	if (cli_get_verbose() && sshkey_fingerprint(k, &fp) == 0)
+		cli_debug("%s CA (%s): %s %s", kind->what, path,
+		    sshkey_label(k), fp);
 	ret = 0;
 out:
 	free(fp);
@@ -465,7 +481,7 @@ ca_show_usage(FILE *f)
 	    "usage: %s [--state-dir DIR] ca show [user|host]\n"
 	    "Print the CA public key(s) in OpenSSH format (both when none "
 	    "is named).\n",
-	    gw_progname);
+	    cli_get_progname());
 }
 
 static int
@@ -482,13 +498,13 @@ ca_show(struct gw *gw, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h': ca_show_usage(stdout); return GW_EXIT_OK;
-		case 'v': gw_verbose++; break;
-		default: return gw_bad_option("ca show", c, argv);
+		case 'h': ca_show_usage(stdout); return CLI_EXIT_OK;
+		case 'v': cli_set_verbose(1); break;
+		default: return cli_bad_option("ca show", c, argv);
 		}
 	}
 	if (argc - optind > 1)
-		return gw_usage("ca show", "unexpected argument '%s'",
+		return cli_usage_error("ca show", "unexpected argument '%s'",
 		    argv[optind + 1]);
 	if (optind == argc) {
 		if ((ret = ca_show_one(gw, &ca_kinds[0])) != 0)
@@ -499,7 +515,7 @@ ca_show(struct gw *gw, int argc, char **argv)
 		return ca_show_one(gw, &ca_kinds[0]);
 	if (strcmp(argv[optind], "host") == 0)
 		return ca_show_one(gw, &ca_kinds[1]);
-	return gw_usage("ca show", "'%s' is neither user nor host",
+	return cli_usage_error("ca show", "'%s' is neither user nor host",
 	    argv[optind]);
 }
 
@@ -509,16 +525,17 @@ int
 cmd_ca(struct gw *gw, int argc, char **argv)
 {
 	if (argc < 2)
-		return gw_usage("ca", "missing subcommand (init or show)");
+		return cli_usage_error("ca",
+		    "missing subcommand (init or show)");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		ca_init_usage(stdout);
 		ca_show_usage(stdout);
-		return GW_EXIT_OK;
+		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "init") == 0)
 		return ca_init(gw, argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
 		return ca_show(gw, argc - 1, argv + 1);
-	return gw_usage("ca", "unknown subcommand '%s' (init or show)",
+	return cli_usage_error("ca", "unknown subcommand '%s' (init or show)",
 	    argv[1]);
 }

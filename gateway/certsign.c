@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "gateway.h"
@@ -124,27 +125,27 @@ parse_principals(struct sign_req *r, const char *list)
 	char *p, *comma;
 
 	if (r->principal_copy != NULL)
-		return gw_usage("cert sign", "--principals given twice");
+		return cli_usage_error("cert sign", "--principals given twice");
 	if (*list == '\0')
-		return gw_usage("cert sign", "empty --principals list");
+		return cli_usage_error("cert sign", "empty --principals list");
 	if ((r->principal_copy = strdup(list)) == NULL)
-		return gw_fail(TRASA_ERR_ALLOC, "cert sign");
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "cert sign");
 	for (p = r->principal_copy;; p = comma + 1) {
 		if ((comma = strchr(p, ',')) != NULL)
 			*comma = '\0';
 		if (*p == '\0')
-			return gw_usage("cert sign",
+			return cli_usage_error("cert sign",
 			    "empty principal in "
 			    "--principals '%s'",
 			    list);
 		if (!gw_valid_name(p) || strlen(p) > MAX_NAME)
-			return gw_usage("cert sign",
+			return cli_usage_error("cert sign",
 			    "principal '%s' holds a "
 			    "blank or control character, or is too long",
 			    p);
 		if (r->nprincipals >= SSHCERT_MAX_PRINCIPALS)
-			return gw_usage("cert sign", "more than %d principals",
-			    SSHCERT_MAX_PRINCIPALS);
+			return cli_usage_error("cert sign",
+			    "more than %d principals", SSHCERT_MAX_PRINCIPALS);
 		r->principals[r->nprincipals++] = p;
 		if (comma == NULL)
 			break;
@@ -190,31 +191,34 @@ load_subject(const char *path, struct sshkey **out, char **comment)
 	struct sshkey *k = NULL;
 	char *text = NULL, *line, *nl;
 	size_t len;
-	int e, ret = GW_EXIT_FAIL;
+	int e, ret = CLI_EXIT_FAIL;
 
 	errno = 0;
 	if ((e = fileio_read(path, GW_MAX_PUB_FILE, 0, &b)) != 0) {
 		if (e == TRASA_ERR_FILE_PERM)
-			return gw_fail(0,
+			return cli_error(CLI_EXIT_FAIL, 0,
 			    "%s: not a regular file (symbolic "
 			    "links are not followed)",
 			    path);
-		return gw_fail(e, "%s", path);
+		return cli_error(CLI_EXIT_FAIL, e, "%s", path);
 	}
 	if ((len = tbuf_len(b)) == 0) {
-		gw_fail(0, "%s: empty file, no public key", path);
+		cli_error(CLI_EXIT_FAIL, 0, "%s: empty file, no public key",
+		    path);
 		goto out;
 	}
 	if (memchr(tbuf_ptr(b), '\0', len) != NULL) {
-		gw_fail(0, "%s: not a public key file (binary data)", path);
+		cli_error(CLI_EXIT_FAIL, 0,
+		    "%s: not a public key file (binary data)", path);
 		goto out;
 	}
 	if (memmem(tbuf_ptr(b), len, "PRIVATE KEY-----", 16) != NULL) {
-		gw_fail(0, "%s is a private key: give its .pub file", path);
+		cli_error(CLI_EXIT_FAIL, 0,
+		    "%s is a private key: give its .pub file", path);
 		goto out;
 	}
 	if ((text = strndup((const char *)tbuf_ptr(b), len)) == NULL) {
-		gw_fail(TRASA_ERR_ALLOC, "%s", path);
+		cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "%s", path);
 		goto out;
 	}
 	/* The first line that is not blank or a comment. */
@@ -227,22 +231,23 @@ load_subject(const char *path, struct sshkey **out, char **comment)
 	if ((nl = strchr(line, '\n')) != NULL)
 		*nl = '\0';
 	if (*line == '\0') {
-		gw_fail(0, "%s: no public key in file", path);
+		cli_error(CLI_EXIT_FAIL, 0, "%s: no public key in file", path);
 		goto out;
 	}
 	if ((e = sshkey_parse_public(line, &k, comment)) != 0) {
-		gw_fail(e, "%s: not a valid public key", path);
+		cli_error(CLI_EXIT_FAIL, e, "%s: not a valid public key", path);
 		goto out;
 	}
 	if (sshkey_is_cert(k)) {
-		gw_fail(0, "%s is a certificate: give the plain public key",
-		    path);
+		cli_error(CLI_EXIT_FAIL, 0,
+		    "%s is a certificate: give the plain public key", path);
 		goto out;
 	}
 	if (sshkey_type(k) == SSHKEY_RSA &&
 	    sshkey_bits(k) < SSHKEY_RSA_MIN_BITS) {
-		gw_fail(0, "%s: RSA key of %u bits is too small (at least %u)",
-		    path, sshkey_bits(k), SSHKEY_RSA_MIN_BITS);
+		cli_error(CLI_EXIT_FAIL, 0,
+		    "%s: RSA key of %u bits is too small (at least %u)", path,
+		    sshkey_bits(k), SSHKEY_RSA_MIN_BITS);
 		goto out;
 	}
 	*out = k;
@@ -322,17 +327,18 @@ sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 	int e, ret;
 
 	if (cert_path(r->pubkey_path, out, sizeof(out)) != 0)
-		return gw_fail(TRASA_ERR_TOO_LONG, "%s", r->pubkey_path);
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG, "%s",
+		    r->pubkey_path);
 	if ((ret = load_subject(r->pubkey_path, &subject, &comment)) != 0)
 		goto out;
 	if ((ret = gw_ca_load(gw, r->type, passphrase, &ca)) != 0)
 		goto out;
-	ret = GW_EXIT_FAIL;
+	ret = CLI_EXIT_FAIL;
 
 	if (r->have_serial)
 		serial = r->serial;
 	else if ((e = random_serial(&serial)) != 0) {
-		gw_fail(e, "no random serial");
+		cli_error(CLI_EXIT_FAIL, e, "no random serial");
 		goto out;
 	}
 	if (r->key_id != NULL)
@@ -343,11 +349,11 @@ sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 		e = asprintf(&key_id, "trasa-host:%s", r->principals[0]);
 	if (e < 0) {
 		key_id = NULL;
-		gw_fail(TRASA_ERR_ALLOC, "key ID");
+		cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "key ID");
 		goto out;
 	}
 	if ((t = time(NULL)) < BACKDATE) {
-		gw_fail(0, "the system clock is not set");
+		cli_error(CLI_EXIT_FAIL, 0, "the system clock is not set");
 		goto out;
 	}
 	now = (uint64_t)t;
@@ -362,34 +368,34 @@ sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 
 	if ((e = sshcert_new(subject, r->type, &cert)) != 0 ||
 	    (e = build_cert(r, cert, key_id, serial, after, before)) != 0) {
-		gw_fail(e, "building the certificate");
+		cli_error(CLI_EXIT_FAIL, e, "building the certificate");
 		goto out;
 	}
-	gw_debug("signing %s's %s key as a %s certificate, serial %" PRIu64,
+	cli_debug("signing %s's %s key as a %s certificate, serial %" PRIu64,
 	    r->pubkey_path, sshkey_label(subject),
 	    r->type == SSHCERT_USER ? "user" : "host", serial);
 	if ((e = sshcert_sign(cert, ca, NULL)) != 0) {
-		gw_fail(e, "signing the certificate");
+		cli_error(CLI_EXIT_FAIL, e, "signing the certificate");
 		goto out;
 	}
 	if ((e = sshkey_format_public(cert, comment, &line)) != 0) {
-		gw_fail(e, "formatting the certificate");
+		cli_error(CLI_EXIT_FAIL, e, "formatting the certificate");
 		goto out;
 	}
 	len = strlen(line);
 	if ((data = malloc(len + 2)) == NULL) {
-		gw_fail(TRASA_ERR_ALLOC, "%s", out);
+		cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "%s", out);
 		goto out;
 	}
 	memcpy(data, line, len);
 	data[len++] = '\n';
 	errno = 0;
 	if ((e = fileio_write(out, data, len, 0644, 0)) != 0) {
-		gw_fail(e, "writing %s", out);
+		cli_error(CLI_EXIT_FAIL, e, "writing %s", out);
 		goto out;
 	}
 	if ((e = sshkey_fingerprint(ca, &cafp)) != 0) {
-		gw_fail(e, "CA fingerprint");
+		cli_error(CLI_EXIT_FAIL, e, "CA fingerprint");
 		goto out;
 	}
 	sshcert_format_time(after, 0, from, sizeof(from));
@@ -402,7 +408,7 @@ sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 	printf(" valid from %s to %s, %s CA %s (%s)\n", from, to,
 	    r->type == SSHCERT_USER ? "user" : "host", cafp,
 	    sshcert_signature_alg(cert));
-	ret = GW_EXIT_OK;
+	ret = CLI_EXIT_OK;
 out:
 	free(data);
 	free(line);
@@ -437,7 +443,7 @@ sign_usage(FILE *f)
 	    "trasa-host:FIRST_PRINCIPAL\n"
 	    "  --serial N          default a random non-zero 64-bit number\n"
 	    "  --passphrase-file F passphrase of an encrypted CA key\n",
-	    gw_progname);
+	    cli_get_progname());
 }
 
 static int
@@ -492,7 +498,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 		case O_USER:
 		case O_HOST:
 			if (r.have_type) {
-				ret = gw_usage(cmd,
+				ret = cli_usage_error(cmd,
 				    "give one of --user NAME "
 				    "or --host");
 				goto out;
@@ -502,7 +508,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 			if (c == O_USER) {
 				if (!gw_valid_name(optarg) ||
 				    strlen(optarg) > MAX_NAME) {
-					ret = gw_usage(cmd,
+					ret = cli_usage_error(cmd,
 					    "--user '%s' is "
 					    "empty or holds a blank, comma or "
 					    "control character",
@@ -518,7 +524,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 			break;
 		case O_TTL:
 			if (parse_ttl(optarg, &r.ttl) != 0) {
-				ret = gw_usage(cmd,
+				ret = cli_usage_error(cmd,
 				    "--ttl '%s': give 1s to "
 				    "366d as N, Ns, Nm, Nh, Nd or Nw",
 				    optarg);
@@ -529,7 +535,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 		case O_KEYID:
 			if (*optarg == '\0' || has_control(optarg) ||
 			    strlen(optarg) > MAX_KEY_ID) {
-				ret = gw_usage(cmd,
+				ret = cli_usage_error(cmd,
 				    "--key-id is empty, too "
 				    "long or holds a control character");
 				goto out;
@@ -538,7 +544,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 			break;
 		case O_SERIAL:
 			if (parse_serial(optarg, &r.serial) != 0) {
-				ret = gw_usage(cmd,
+				ret = cli_usage_error(cmd,
 				    "--serial '%s' is not a "
 				    "number from 0 to %" PRIu64,
 				    optarg, UINT64_MAX);
@@ -549,7 +555,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 		case O_FORCE:
 			if (*optarg == '\0' || has_control(optarg) ||
 			    strlen(optarg) > MAX_COMMAND) {
-				ret = gw_usage(cmd,
+				ret = cli_usage_error(cmd,
 				    "--force-command is empty, "
 				    "too long or holds a control character");
 				goto out;
@@ -558,7 +564,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 			break;
 		case O_SOURCE:
 			if (sshcert_source_address_valid(optarg) != 0) {
-				ret = gw_usage(cmd,
+				ret = cli_usage_error(cmd,
 				    "--source-address '%s' is "
 				    "not a list of ADDRESS[/PREFIX] networks "
 				    "(host bits must be zero)",
@@ -575,27 +581,27 @@ sign_main(struct gw *gw, int argc, char **argv)
 		case O_PASS: passfile = optarg; break;
 		case 'h':
 			sign_usage(stdout);
-			ret = GW_EXIT_OK;
+			ret = CLI_EXIT_OK;
 			goto out;
-		case 'v': gw_verbose++; break;
-		default: ret = gw_bad_option(cmd, c, argv); goto out;
+		case 'v': cli_set_verbose(1); break;
+		default: ret = cli_bad_option(cmd, c, argv); goto out;
 		}
 	}
-	ret = GW_EXIT_USAGE;
+	ret = CLI_EXIT_USAGE;
 	if (!r.have_type)
-		gw_usage(cmd, "give --user NAME or --host");
+		cli_usage_error(cmd, "give --user NAME or --host");
 	else if (r.nprincipals == 0)
-		gw_usage(cmd, "--principals is required");
+		cli_usage_error(cmd, "--principals is required");
 	else if (r.type == SSHCERT_HOST &&
 	    (r.force_command != NULL || r.source_address != NULL ||
 		r.no_ext != 0))
-		gw_usage(cmd,
+		cli_usage_error(cmd,
 		    "--force-command, --source-address and --no-* "
 		    "apply to user certificates only");
 	else if (optind >= argc)
-		gw_usage(cmd, "missing PUBKEY");
+		cli_usage_error(cmd, "missing PUBKEY");
 	else if (argc - optind > 1)
-		gw_usage(cmd, "one PUBKEY only");
+		cli_usage_error(cmd, "one PUBKEY only");
 	else
 		ret = 0;
 	if (ret != 0)
@@ -615,12 +621,13 @@ int
 cmd_cert(struct gw *gw, int argc, char **argv)
 {
 	if (argc < 2)
-		return gw_usage("cert", "missing subcommand (sign)");
+		return cli_usage_error("cert", "missing subcommand (sign)");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		sign_usage(stdout);
-		return GW_EXIT_OK;
+		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "sign") == 0)
 		return sign_main(gw, argc - 1, argv + 1);
-	return gw_usage("cert", "unknown subcommand '%s' (sign)", argv[1]);
+	return cli_usage_error("cert", "unknown subcommand '%s' (sign)",
+	    argv[1]);
 }

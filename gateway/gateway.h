@@ -8,10 +8,10 @@
 
 #include "sshcert.h"
 
-/* Exit status, as documented in trasa-gateway(8). */
-#define GW_EXIT_OK 0
-#define GW_EXIT_FAIL 1	/* the command could not be done */
-#define GW_EXIT_USAGE 2 /* bad command line */
+/*
+ * Exit status (CLI_EXIT_* in cli.h), as documented in trasa-gateway(8):
+ * 0 done, 1 the command could not be done, 2 bad command line.
+ */
 
 #define GW_DEFAULT_STATE_DIR "/var/lib/trasa-gateway"
 #define GW_STATE_DIR_ENV "TRASA_STATE_DIR"
@@ -27,27 +27,9 @@ struct gw {
 	const char *passphrase_file;
 };
 
-extern const char *gw_progname;
-extern int gw_verbose;
-
 /* Commands: argv[0] is the command's name ("ca", "cert"). */
 int cmd_ca(struct gw *gw, int argc, char **argv);
 int cmd_cert(struct gw *gw, int argc, char **argv);
-
-/*
- * The one place where messages and exit codes are made.
- * gw_usage(): "trasa-gateway: CMD: MESSAGE (try 'trasa-gateway CMD --help')",
- * returns GW_EXIT_USAGE. gw_fail(): "trasa-gateway: MESSAGE[: error text]"
- * (err 0 adds nothing; TRASA_ERR_IO adds errno's text when set) and
- * returns GW_EXIT_FAIL.
- */
-int gw_usage(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-int gw_fail(int err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* The usage message for getopt_long's '?' or ':' return c. */
-int gw_bad_option(const char *cmd, int c, char **argv);
-void gw_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* DIR/ca/NAME into buf; TRASA_ERR_TOO_LONG when it does not fit. */
 int gw_ca_path(const struct gw *gw, const char *name, char *buf, size_t len);
@@ -56,7 +38,7 @@ int gw_ca_path(const struct gw *gw, const char *name, char *buf, size_t len);
  * The first line of a passphrase file (trailing newline removed), as a
  * fresh string to be released with gw_passphrase_free(). An empty
  * passphrase is refused. On failure prints one line and returns
- * GW_EXIT_FAIL.
+ * CLI_EXIT_FAIL.
  */
 int gw_passphrase_read(const char *path, char **out);
 void gw_passphrase_free(char *p);
@@ -64,7 +46,7 @@ void gw_passphrase_free(char *p);
 /*
  * The user or host CA's private key from the state directory, checked
  * against its .pub file. On failure prints one line and returns
- * GW_EXIT_FAIL.
+ * CLI_EXIT_FAIL.
  */
 int gw_ca_load(const struct gw *gw, enum sshcert_type which,
     const char *passphrase, struct sshkey **out);

@@ -1,22 +1,19 @@
 /*
  * trasa-gateway.c: the gateway's command line: global options, dispatch to
- * a command, and the helpers every command uses to print messages and pick
- * exit codes.
+ * a command, and the helpers the commands share (messages and exit codes:
+ * libtrasa/cli.h).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "gateway.h"
 #include "tbuf.h"
-
-const char *gw_progname = "trasa-gateway";
-int gw_verbose;
 
 static const struct {
 	const char *name;
@@ -51,68 +48,7 @@ usage(FILE *f)
 	    "  -h, --help             this text (COMMAND --help: that command's)\n"
 	    "      --version          print the version\n"
 	    "\nSee trasa-gateway(8).\n",
-	    gw_progname, GW_STATE_DIR_ENV, GW_DEFAULT_STATE_DIR);
-}
-
-int
-gw_usage(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", gw_progname);
-	if (cmd != NULL)
-		fprintf(stderr, "%s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (cmd != NULL)
-		fprintf(stderr, " (try '%s %s --help')\n", gw_progname, cmd);
-	else
-		fprintf(stderr, " (try '%s --help')\n", gw_progname);
-	return GW_EXIT_USAGE;
-}
-
-int
-gw_fail(int err, const char *fmt, ...)
-{
-	int saved = errno;
-	va_list ap;
-
-	fprintf(stderr, "%s: ", gw_progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (err == TRASA_ERR_IO && saved != 0)
-		fprintf(stderr, ": %s", strerror(saved));
-	else if (err != 0)
-		fprintf(stderr, ": %s", trasa_strerror(err));
-	fputc('\n', stderr);
-	return GW_EXIT_FAIL;
-}
-
-int
-gw_bad_option(const char *cmd, int c, char **argv)
-{
-	if (c == ':')
-		return gw_usage(cmd, "option '%s' needs an argument",
-		    argv[optind - 1]);
-	if (optopt != 0)
-		return gw_usage(cmd, "unknown option '-%c'", optopt);
-	return gw_usage(cmd, "unknown option '%s'", argv[optind - 1]);
-}
-
-void
-gw_debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!gw_verbose)
-		return;
-	fprintf(stderr, "%s: ", gw_progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	    cli_get_progname(), GW_STATE_DIR_ENV, GW_DEFAULT_STATE_DIR);
 }
 
 int
@@ -134,15 +70,16 @@ gw_passphrase_read(const char *path, char **out)
 	const uint8_t *p;
 	char *s = NULL;
 	size_t len;
-	int e, ret = GW_EXIT_FAIL;
+	int e, ret = CLI_EXIT_FAIL;
 
 	errno = 0;
 	if ((e = fileio_read(path, GW_MAX_PASSPHRASE_FILE, 0, &b)) != 0) {
 		if (e == TRASA_ERR_TOO_LONG)
-			gw_fail(0, "passphrase file %s: larger than %u bytes",
-			    path, GW_MAX_PASSPHRASE_FILE);
+			cli_error(CLI_EXIT_FAIL, 0,
+			    "passphrase file %s: larger than %u bytes", path,
+			    GW_MAX_PASSPHRASE_FILE);
 		else
-			gw_fail(e, "passphrase file %s", path);
+			cli_error(CLI_EXIT_FAIL, e, "passphrase file %s", path);
 		goto out;
 	}
 	p = tbuf_ptr(b);
@@ -152,15 +89,18 @@ gw_passphrase_read(const char *path, char **out)
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
 	if (len == 0) {
-		gw_fail(0, "passphrase file %s: empty passphrase", path);
+		cli_error(CLI_EXIT_FAIL, 0,
+		    "passphrase file %s: empty passphrase", path);
 		goto out;
 	}
 	if (memchr(p, '\0', len) != NULL) {
-		gw_fail(0, "passphrase file %s: holds a NUL byte", path);
+		cli_error(CLI_EXIT_FAIL, 0,
+		    "passphrase file %s: holds a NUL byte", path);
 		goto out;
 	}
 	if ((s = malloc(len + 1)) == NULL) {
-		gw_fail(TRASA_ERR_ALLOC, "passphrase file %s", path);
+		cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "passphrase file %s",
+		    path);
 		goto out;
 	}
 	memcpy(s, p, len);
@@ -215,22 +155,24 @@ main(int argc, char **argv)
 	size_t i;
 	int c;
 
+	cli_set_progname("trasa-gateway");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hv", opts, NULL)) != -1) {
 		switch (c) {
 		case O_STATE:
 			if (*optarg == '\0')
-				return gw_usage(NULL, "empty --state-dir");
+				return cli_usage_error(NULL,
+				    "empty --state-dir");
 			gw.state_dir = optarg;
 			break;
 		case O_PASS: gw.passphrase_file = optarg; break;
-		case 'h': usage(stdout); return GW_EXIT_OK;
-		case 'v': gw_verbose++; break;
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		case 'v': cli_set_verbose(1); break;
 		case O_VERSION:
-			printf("%s (%s) %s\n", gw_progname, PACKAGE_NAME,
+			printf("%s (%s) %s\n", cli_get_progname(), PACKAGE_NAME,
 			    PACKAGE_VERSION);
-			return GW_EXIT_OK;
-		default: return gw_bad_option(NULL, c, argv);
+			return CLI_EXIT_OK;
+		default: return cli_bad_option(NULL, c, argv);
 		}
 	}
 	if (gw.state_dir == NULL) {
@@ -239,11 +181,11 @@ main(int argc, char **argv)
 		    env != NULL && *env != '\0' ? env : GW_DEFAULT_STATE_DIR;
 	}
 	if (optind >= argc)
-		return gw_usage(NULL, "no command given");
+		return cli_usage_error(NULL, "no command given");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			return commands[i].fn(&gw, argc - optind,
 			    argv + optind);
 	}
-	return gw_usage(NULL, "unknown command '%s'", argv[optind]);
+	return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
 }

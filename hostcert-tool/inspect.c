@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "err.h"
 #include "krl.h"
@@ -66,7 +67,7 @@ json_str(FILE *f, const char *s)
 		} else if (c[0] == 0xc2 && c[1] >= 0x80 && c[1] < 0xa0) {
 			fprintf(f, "\\u%04x", c[1]); /* C1 control */
 			c += 2;
-		} else if ((n = hct_utf8_len(c)) == 0) {
+		} else if ((n = cli_utf8_len(c)) == 0) {
 			fputs("\\ufffd", f);
 			c++;
 		} else {
@@ -181,16 +182,16 @@ print_options(const struct sshkey *k, int critical)
 		if (e != 0)
 			return e;
 		printf("                ");
-		hct_put_safe(stdout, name, HCT_MAX_SHOWN);
+		cli_print_escaped(stdout, name, HCT_MAX_SHOWN);
 		if (option_is_flag(name, critical))
 			printf("\n");
 		else if (option_has_string(name, critical) && value != NULL) {
 			printf(" ");
-			hct_put_safe(stdout, value, 0);
+			cli_print_escaped(stdout, value, 0);
 			printf("\n");
 		} else if (value != NULL) {
 			printf(" UNKNOWN OPTION: \"");
-			hct_put_safe(stdout, value, HCT_MAX_SHOWN);
+			cli_print_escaped(stdout, value, HCT_MAX_SHOWN);
 			printf("\"\n");
 		} else
 			printf(" UNKNOWN FLAG OPTION\n");
@@ -220,7 +221,7 @@ print_cert_text(const struct inspect *in, size_t lnum, const struct sshkey *k)
 	printf("        Signing CA: %s %s (using %s)\n", sshkey_label(ca), cafp,
 	    sshcert_signature_alg(k));
 	printf("        Key ID: \"");
-	hct_put_safe(stdout, sshcert_key_id(k), 0);
+	cli_print_escaped(stdout, sshcert_key_id(k), 0);
 	printf("\"\n");
 	printf("        Serial: %" PRIu64 "\n", sshcert_serial(k));
 	printf("        Valid: %s\n", valid);
@@ -230,7 +231,7 @@ print_cert_text(const struct inspect *in, size_t lnum, const struct sshkey *k)
 	else {
 		for (i = 0; i < n; i++) {
 			printf("\n                ");
-			hct_put_safe(stdout, sshcert_principal(k, i), 0);
+			cli_print_escaped(stdout, sshcert_principal(k, i), 0);
 		}
 		printf("\n");
 	}
@@ -254,7 +255,7 @@ print_key_text(const struct sshkey *k, const char *comment)
 		return e;
 	printf("%u %s ", sshkey_bits(k), fp);
 	if (comment != NULL && *comment != '\0')
-		hct_put_safe(stdout, comment, 0);
+		cli_print_escaped(stdout, comment, 0);
 	else
 		printf("no comment");
 	printf(" (%s)\n", sshkey_label(k));
@@ -409,25 +410,25 @@ inspect_text(const struct inspect *in, const struct tbuf *b)
 	char *text = NULL, *cursor, *line, *comment;
 	struct sshkey *k;
 	size_t lnum = 0, nkeys = 0, nbad = 0;
-	int e, first = 1, wrap, ret = HCT_EXIT_FAIL;
+	int e, first = 1, wrap, ret = CLI_EXIT_FAIL;
 
 	if ((e = hct_text_of(b, &text)) != 0) {
-		ret = hct_fail(HCT_EXIT_FAIL, 0,
+		ret = cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: not a key, certificate or KRL (binary data)",
 		    in->path);
 		goto out;
 	}
 	if ((e = count_key_lines(text, &nkeys)) != 0) {
-		ret = hct_fail(HCT_EXIT_FAIL, e, "%s", in->path);
+		ret = cli_error(CLI_EXIT_FAIL, e, "%s", in->path);
 		goto out;
 	}
 	if (nkeys == 0) {
-		ret = hct_fail(HCT_EXIT_FAIL, 0,
+		ret = cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: no key, certificate or KRL found", in->path);
 		goto out;
 	}
 	if (nkeys > MAX_KEY_LINES) {
-		ret = hct_fail(HCT_EXIT_FAIL, 0, "%s: more than %d keys",
+		ret = cli_error(CLI_EXIT_FAIL, 0, "%s: more than %d keys",
 		    in->path, MAX_KEY_LINES);
 		goto out;
 	}
@@ -461,16 +462,16 @@ inspect_text(const struct inspect *in, const struct tbuf *b)
 			} else
 				json_line(in, &first, lnum, k, comment, e);
 		} else if (e != 0) {
-			hct_fail(0, e, "%s:%zu: invalid key or certificate",
+			cli_error(0, e, "%s:%zu: invalid key or certificate",
 			    in->path, lnum);
 		} else if (sshkey_is_cert(k)) {
 			if ((e = print_cert_text(in, lnum, k)) != 0) {
 				nbad++;
-				hct_fail(0, e, "%s:%zu", in->path, lnum);
+				cli_error(0, e, "%s:%zu", in->path, lnum);
 			}
 		} else if ((e = print_key_text(k, comment)) != 0) {
 			nbad++;
-			hct_fail(0, e, "%s:%zu", in->path, lnum);
+			cli_error(0, e, "%s:%zu", in->path, lnum);
 		}
 		nkeys++;
 		sshkey_free(k);
@@ -478,7 +479,7 @@ inspect_text(const struct inspect *in, const struct tbuf *b)
 	}
 	if (in->json)
 		printf(wrap ? "]}\n" : "}\n");
-	ret = nbad == 0 ? HCT_EXIT_OK : HCT_EXIT_FAIL;
+	ret = nbad == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:
 	free(text);
 	return ret;
@@ -513,19 +514,19 @@ inspect_private(const struct inspect *in, const struct tbuf *b)
 	int e, first = 1, ret;
 
 	if (tbuf_len(b) > HCT_MAX_PRIVKEY_FILE)
-		return hct_fail(HCT_EXIT_FAIL, 0,
+		return cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: private key file larger than %u bytes", in->path,
 		    HCT_MAX_PRIVKEY_FILE);
 	e = sshkey_private_parse(tbuf_ptr(b), tbuf_len(b), NULL, &k, &comment);
 	if (e == TRASA_ERR_ENCRYPTED || e == TRASA_ERR_PASSPHRASE)
-		return hct_fail(HCT_EXIT_FAIL, 0,
+		return cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: private key (%s) is "
 		    "encrypted; inspect its public key file instead",
 		    in->path, format);
 	if (e != 0)
-		return hct_fail(HCT_EXIT_FAIL, e,
+		return cli_error(CLI_EXIT_FAIL, e,
 		    "%s: invalid private key (%s)", in->path, format);
-	hct_debug("%s: %s private key; showing its public part", in->path,
+	cli_debug("%s: %s private key; showing its public part", in->path,
 	    format);
 	if (in->json) {
 		printf("{");
@@ -537,7 +538,8 @@ inspect_private(const struct inspect *in, const struct tbuf *b)
 		printf("}\n");
 	} else
 		e = print_key_text(k, comment);
-	ret = e == 0 ? HCT_EXIT_OK : hct_fail(HCT_EXIT_FAIL, e, "%s", in->path);
+	ret =
+	    e == 0 ? CLI_EXIT_OK : cli_error(CLI_EXIT_FAIL, e, "%s", in->path);
 	sshkey_free(k);
 	free(comment);
 	return ret;
@@ -550,27 +552,27 @@ inspect_krl(const struct inspect *in, const struct tbuf *b)
 	char *listing = NULL, *fp;
 	size_t listlen = 0, i, n;
 	FILE *mem;
-	int e, first = 1, ret = HCT_EXIT_FAIL;
+	int e, first = 1, ret = CLI_EXIT_FAIL;
 
 	if ((e = krl_parse(tbuf_ptr(b), tbuf_len(b), &krl)) != 0)
-		return hct_fail(HCT_EXIT_FAIL, e, "%s: invalid KRL", in->path);
+		return cli_error(CLI_EXIT_FAIL, e, "%s: invalid KRL", in->path);
 	if (!in->json) {
 		if ((e = krl_print(krl, stdout)) != 0) {
-			ret = hct_fail(HCT_EXIT_FAIL, e, "%s", in->path);
+			ret = cli_error(CLI_EXIT_FAIL, e, "%s", in->path);
 			goto out;
 		}
-		ret = HCT_EXIT_OK;
+		ret = CLI_EXIT_OK;
 		goto out;
 	}
 	if ((mem = open_memstream(&listing, &listlen)) == NULL) {
-		ret = hct_fail(HCT_EXIT_FAIL, TRASA_ERR_ALLOC, "%s", in->path);
+		ret = cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "%s", in->path);
 		goto out;
 	}
 	e = krl_print(krl, mem);
 	if (fclose(mem) != 0 && e == 0)
 		e = TRASA_ERR_ALLOC;
 	if (e != 0) {
-		ret = hct_fail(HCT_EXIT_FAIL, e, "%s", in->path);
+		ret = cli_error(CLI_EXIT_FAIL, e, "%s", in->path);
 		goto out;
 	}
 	printf("{");
@@ -592,7 +594,7 @@ inspect_krl(const struct inspect *in, const struct tbuf *b)
 	printf("]");
 	json_member_str(stdout, &first, "listing", listing);
 	printf("}\n");
-	ret = HCT_EXIT_OK;
+	ret = CLI_EXIT_OK;
 out:
 	free(listing);
 	krl_free(krl);
@@ -608,7 +610,7 @@ inspect_usage(FILE *f)
 	    "or binary KRL.\n"
 	    "  --json         print one JSON object\n"
 	    "  -v, --verbose  say more on stderr\n",
-	    hct_progname);
+	    cli_get_progname());
 }
 
 int
@@ -629,15 +631,15 @@ cmd_inspect(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': in.json = 1; break;
-		case 'h': inspect_usage(stdout); return HCT_EXIT_OK;
-		case 'v': hct_verbose++; break;
-		default: return hct_bad_option("inspect", c, argv);
+		case 'h': inspect_usage(stdout); return CLI_EXIT_OK;
+		case 'v': cli_set_verbose(1); break;
+		default: return cli_bad_option("inspect", c, argv);
 		}
 	}
 	if (optind >= argc)
-		return hct_usage("inspect", "missing FILE");
+		return cli_usage_error("inspect", "missing FILE");
 	if (argc - optind > 1)
-		return hct_usage("inspect", "one FILE only");
+		return cli_usage_error("inspect", "one FILE only");
 	in.path = argv[optind];
 	if ((ret = hct_read(in.path, KRL_MAX_SIZE, &b)) != 0)
 		return ret;
@@ -648,7 +650,7 @@ cmd_inspect(int argc, char **argv)
 	    memmem(tbuf_ptr(b), tbuf_len(b), "-----BEGIN ", 11) != NULL)
 		ret = inspect_private(&in, b);
 	else if (tbuf_len(b) > HCT_MAX_TEXT_FILE)
-		ret = hct_fail(HCT_EXIT_FAIL, 0,
+		ret = cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: larger than %u bytes and "
 		    "not a KRL",
 		    in.path, HCT_MAX_TEXT_FILE);

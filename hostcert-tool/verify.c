@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "err.h"
 #include "krl.h"
@@ -130,7 +131,7 @@ load_ca_line(struct verify *v, char *line, const char *path, size_t lnum)
 		n = strcspn(line, " \t");
 		if (n != strlen("@cert-authority") ||
 		    strncmp(line, "@cert-authority", n) != 0) {
-			hct_debug("%s:%zu: skipping a marker line that is not "
+			cli_debug("%s:%zu: skipping a marker line that is not "
 				  "@cert-authority",
 			    path, lnum);
 			return 0;
@@ -141,17 +142,17 @@ load_ca_line(struct verify *v, char *line, const char *path, size_t lnum)
 		line += strspn(line, " \t");
 	}
 	if ((e = sshkey_parse_public(line, &k, NULL)) != 0) {
-		hct_fail(0, e, "%s:%zu: invalid CA key", path, lnum);
+		cli_error(0, e, "%s:%zu: invalid CA key", path, lnum);
 		return e;
 	}
 	if (sshkey_is_cert(k)) {
-		hct_fail(0, 0, "%s:%zu: is a certificate, not a CA key", path,
+		cli_error(0, 0, "%s:%zu: is a certificate, not a CA key", path,
 		    lnum);
 		sshkey_free(k);
 		return TRASA_ERR_CA_IS_CERT;
 	}
 	if (v->ncas >= MAX_CA_KEYS) {
-		hct_fail(0, 0, "%s:%zu: more than %d CA keys", path, lnum,
+		cli_error(0, 0, "%s:%zu: more than %d CA keys", path, lnum,
 		    MAX_CA_KEYS);
 		sshkey_free(k);
 		return TRASA_ERR_TOO_MANY;
@@ -171,7 +172,7 @@ load_ca_file(struct verify *v, const char *path)
 	if ((ret = hct_read(path, HCT_MAX_TEXT_FILE, &b)) != 0)
 		goto out;
 	if ((e = hct_text_of(b, &text)) != 0) {
-		ret = hct_fail(HCT_EXIT_USAGE, 0,
+		ret = cli_error(CLI_EXIT_USAGE, 0,
 		    "%s: not a CA key file (binary data)", path);
 		goto out;
 	}
@@ -180,16 +181,17 @@ load_ca_file(struct verify *v, const char *path)
 		if (hct_skip_blank(&line))
 			continue;
 		if ((e = load_ca_line(v, line, path, lnum)) < 0) {
-			ret = HCT_EXIT_USAGE;
+			ret = CLI_EXIT_USAGE;
 			goto out;
 		}
 		found += (size_t)e;
 	}
 	if (found == 0) {
-		ret = hct_fail(HCT_EXIT_USAGE, 0, "%s: no CA keys found", path);
+		ret =
+		    cli_error(CLI_EXIT_USAGE, 0, "%s: no CA keys found", path);
 		goto out;
 	}
-	hct_debug("%s: %zu CA key(s)", path, found);
+	cli_debug("%s: %zu CA key(s)", path, found);
 	ret = 0;
 out:
 	free(text);
@@ -206,13 +208,13 @@ load_krl(struct verify *v)
 	if ((ret = hct_read(v->krl_file, KRL_MAX_SIZE, &b)) != 0)
 		return ret;
 	if (tbuf_len(b) == 0)
-		ret = hct_fail(HCT_EXIT_USAGE, 0, "%s: invalid KRL: empty file",
-		    v->krl_file);
+		ret = cli_error(CLI_EXIT_USAGE, 0,
+		    "%s: invalid KRL: empty file", v->krl_file);
 	else if ((e = krl_parse(tbuf_ptr(b), tbuf_len(b), &v->krl)) != 0)
-		ret =
-		    hct_fail(HCT_EXIT_USAGE, e, "%s: invalid KRL", v->krl_file);
+		ret = cli_error(CLI_EXIT_USAGE, e, "%s: invalid KRL",
+		    v->krl_file);
 	else
-		hct_debug("%s: KRL version %" PRIu64, v->krl_file,
+		cli_debug("%s: KRL version %" PRIu64, v->krl_file,
 		    krl_version(v->krl));
 	tbuf_free(b);
 	return ret;
@@ -230,7 +232,7 @@ load_cert(struct verify *v)
 	if ((ret = hct_read(path, HCT_MAX_TEXT_FILE, &b)) != 0)
 		goto out;
 	if (hct_text_of(b, &text) != 0) {
-		ret = hct_fail(HCT_EXIT_FAIL, 0,
+		ret = cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: not a valid certificate: binary data", path);
 		goto out;
 	}
@@ -238,7 +240,7 @@ load_cert(struct verify *v)
 		if (!hct_skip_blank(&line))
 			break;
 	if (line == NULL) {
-		ret = hct_fail(HCT_EXIT_FAIL, 0,
+		ret = cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: not a valid certificate: no key in file", path);
 		goto out;
 	}
@@ -246,19 +248,19 @@ load_cert(struct verify *v)
 	switch (e) {
 	case 0: break;
 	case TRASA_ERR_BAD_SIGNATURE:
-		ret = hct_fail(HCT_EXIT_FAIL, 0, "%s: bad signature", path);
+		ret = cli_error(CLI_EXIT_FAIL, 0, "%s: bad signature", path);
 		goto out;
 	case TRASA_ERR_SIG_ALG:
-		ret = hct_fail(HCT_EXIT_FAIL, 0,
+		ret = cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: signature algorithm not allowed", path);
 		goto out;
 	default:
-		ret = hct_fail(HCT_EXIT_FAIL, e, "%s: not a valid certificate",
+		ret = cli_error(CLI_EXIT_FAIL, e, "%s: not a valid certificate",
 		    path);
 		goto out;
 	}
 	if (!sshkey_is_cert(v->cert)) {
-		ret = hct_fail(HCT_EXIT_FAIL, 0,
+		ret = cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: not a certificate (a plain %s key)", path,
 		    sshkey_label(v->cert));
 		goto out;
@@ -316,7 +318,7 @@ print_principals(FILE *f, const struct sshkey *c)
 	}
 	for (i = 0; i < n && i < 16; i++) {
 		fputs(i > 0 ? "," : "", f);
-		hct_put_safe(f, sshcert_principal(c, i), 64);
+		cli_print_escaped(f, sshcert_principal(c, i), 64);
 	}
 	if (n > 16)
 		fprintf(f, ",... (%zu in all)", n);
@@ -337,16 +339,17 @@ report(const struct verify *v, int err)
 
 	if (err == 0) {
 		printf("%s: valid: ", path);
-		hct_put_safe(stdout, sshcert_key_id(c), HCT_MAX_SHOWN);
+		cli_print_escaped(stdout, sshcert_key_id(c), HCT_MAX_SHOWN);
 		printf(" serial %" PRIu64 " for ", sshcert_serial(c));
 		if (v->pol.principal != NULL)
-			hct_put_safe(stdout, v->pol.principal, HCT_MAX_SHOWN);
+			cli_print_escaped(stdout, v->pol.principal,
+			    HCT_MAX_SHOWN);
 		else
 			print_principals(stdout, c);
 		printf("\n");
-		return HCT_EXIT_OK;
+		return CLI_EXIT_OK;
 	}
-	fprintf(f, "%s: %s: ", hct_progname, path);
+	fprintf(f, "%s: %s: ", cli_get_progname(), path);
 	switch (err) {
 	case TRASA_ERR_SIG_ALG:
 		if (strcmp(sshcert_signature_alg(c), "ssh-rsa") == 0)
@@ -386,13 +389,13 @@ report(const struct verify *v, int err)
 		break;
 	case TRASA_ERR_PRINCIPAL:
 		fprintf(f, "principal not listed: \"");
-		hct_put_safe(f, v->pol.principal, HCT_MAX_SHOWN);
+		cli_print_escaped(f, v->pol.principal, HCT_MAX_SHOWN);
 		fprintf(f, "\" not in ");
 		print_principals(f, c);
 		break;
 	case TRASA_ERR_CRITICAL_OPTION:
 		fprintf(f, "unsupported critical option ");
-		hct_put_safe(f, refused_option(c), HCT_MAX_SHOWN);
+		cli_print_escaped(f, refused_option(c), HCT_MAX_SHOWN);
 		if (sshcert_type(c) == SSHCERT_HOST)
 			fprintf(f, " (host certificates take none)");
 		break;
@@ -409,7 +412,7 @@ report(const struct verify *v, int err)
 			fp = fingerprint_of(plain);
 			fprintf(f, "revoked (key %s)", fp);
 		} else {
-			s = hct_safe_dup(sshcert_key_id(c), HCT_MAX_SHOWN);
+			s = cli_escape_string(sshcert_key_id(c), HCT_MAX_SHOWN);
 			fprintf(f,
 			    "revoked (serial %" PRIu64 " / key ID "
 			    "\"%s\")",
@@ -424,7 +427,7 @@ report(const struct verify *v, int err)
 	free(fp);
 	free(s);
 	sshkey_free(plain);
-	return HCT_EXIT_FAIL;
+	return CLI_EXIT_FAIL;
 }
 
 static void
@@ -447,7 +450,7 @@ verify_usage(FILE *f)
 	    "  --allow-sha1           accept ssh-rsa (SHA-1) CA signatures\n"
 	    "  -v, --verbose          say more on stderr\n"
 	    "Exit 0 valid, 1 not valid, 2 usage or input error.\n",
-	    hct_progname);
+	    cli_get_progname());
 }
 
 int
@@ -489,7 +492,7 @@ cmd_verify(int argc, char **argv)
 		switch (c) {
 		case O_CA:
 			if (v.nca_files >= MAX_CA_FILES)
-				return hct_usage("verify",
+				return cli_usage_error("verify",
 				    "more than %d --ca "
 				    "files",
 				    MAX_CA_FILES);
@@ -497,45 +500,48 @@ cmd_verify(int argc, char **argv)
 			break;
 		case O_KRL:
 			if (v.krl_file != NULL)
-				return hct_usage("verify", "--krl given twice");
+				return cli_usage_error("verify",
+				    "--krl given twice");
 			v.krl_file = optarg;
 			break;
 		case O_PRINCIPAL:
 			if (*optarg == '\0')
-				return hct_usage("verify", "empty --principal");
+				return cli_usage_error("verify",
+				    "empty --principal");
 			v.pol.principal = optarg;
 			break;
 		case O_HOST: v.pol.type = SSHCERT_HOST; break;
 		case O_AT: at = optarg; break;
 		case O_SKEW:
 			if (parse_skew(optarg, &v.pol.skew) != 0)
-				return hct_usage("verify",
+				return cli_usage_error("verify",
 				    "--skew needs seconds "
 				    "from 0 to %u, not '%s'",
 				    MAX_SKEW, optarg);
 			break;
 		case O_SOURCE:
 			if (!valid_address(optarg))
-				return hct_usage("verify",
+				return cli_usage_error("verify",
 				    "--source-address "
 				    "'%s' is not an IPv4 or IPv6 address",
 				    optarg);
 			v.pol.source_address = optarg;
 			break;
 		case O_SHA1: v.pol.flags |= SSHKEY_ALLOW_SHA1; break;
-		case 'h': verify_usage(stdout); return HCT_EXIT_OK;
-		case 'v': hct_verbose++; break;
-		default: return hct_bad_option("verify", c, argv);
+		case 'h': verify_usage(stdout); return CLI_EXIT_OK;
+		case 'v': cli_set_verbose(1); break;
+		default: return cli_bad_option("verify", c, argv);
 		}
 	}
 	if (optind >= argc)
-		return hct_usage("verify", "missing CERTFILE");
+		return cli_usage_error("verify", "missing CERTFILE");
 	if (argc - optind > 1)
-		return hct_usage("verify", "one CERTFILE only");
+		return cli_usage_error("verify", "one CERTFILE only");
 	if (v.nca_files == 0)
-		return hct_usage("verify", "at least one --ca FILE is needed");
+		return cli_usage_error("verify",
+		    "at least one --ca FILE is needed");
 	if (parse_time(at, &v.pol.now) != 0)
-		return hct_usage("verify",
+		return cli_usage_error("verify",
 		    "--at '%s' is not now, epoch seconds "
 		    "or YYYY-MM-DD[THH:MM[:SS]]",
 		    at);

@@ -17,56 +17,13 @@ set -euo pipefail
 : "${top_builddir:=$top_srcdir}"
 . "$top_srcdir/tests/interop/lib.sh"
 
-GW=$top_builddir/gateway/trasa-gateway
-HCT=$top_builddir/hostcert-tool/hostcert-tool
-[ -x "$GW" ] || fail "$GW not built"
-[ -x "$HCT" ] || fail "$HCT not built"
-[ -x "$SSH_KEYGEN" ] || fail "ssh-keygen not found at $SSH_KEYGEN"
+need_tools
 
 tmp_setup
 cd "$T"
 
 CA_TYPES="ed25519 ecdsa-p256 ecdsa-p384 rsa-3072"
 SUBJECTS="ed25519 ecdsa-256 ecdsa-384 ecdsa-521 rsa-2048"
-
-# run WANT CMD...: stdout in $T/out, stderr in $T/err, exit status WANT.
-run()
-{
-	local want=$1 rc
-
-	shift
-	if "$@" >"$T/out" 2>"$T/err"; then rc=0; else rc=$?; fi
-	if [ "$rc" -ne "$want" ]; then
-		sed 's/^/  stdout: /' "$T/out" >&2
-		sed 's/^/  stderr: /' "$T/err" >&2
-		fail "exit $rc, want $want: $*"
-	fi
-}
-
-# has FILE STRING: FILE holds the line or fixed string.
-has()
-{
-	grep -qF -- "$2" "$1" ||
-	    { sed 's/^/  | /' "$1" >&2; fail "$1 lacks '$2'"; }
-}
-
-lacks()
-{
-	! grep -qF -- "$2" "$1" ||
-	    { sed 's/^/  | /' "$1" >&2; fail "$1 has '$2'"; }
-}
-
-err_one_line()
-{
-	[ "$(wc -l <"$T/err")" -eq 1 ] ||
-	    { sed 's/^/  stderr: /' "$T/err" >&2; fail "stderr is not one line"; }
-	has "$T/err" "$1"
-}
-
-fp_of()
-{
-	"$SSH_KEYGEN" -l -f "$1" | awk '{ print $2 }'
-}
 
 # keygen SPEC FILE, SPEC as ed25519, ecdsa-256, rsa-3072.
 keygen()

@@ -22,6 +22,18 @@
 #   fail MSG                  # "FAIL: MSG" on stderr, then exit 1
 #   skip MSG                  # "SKIP: MSG", then exit 77 (automake's skip)
 #
+# For the tests of the command-line tools:
+#
+#   need_tools                # sets GW and HCT to the built trasa-gateway
+#                             # and hostcert-tool; fails when they or
+#                             # ssh-keygen are missing
+#   run WANT CMD...           # runs CMD with stdout in $T/out and stderr in
+#                             # $T/err; fails unless it exits with WANT
+#   has FILE STRING           # FILE holds the fixed STRING, or fail
+#   lacks FILE STRING         # FILE does not hold STRING, or fail
+#   err_one_line [STRING]     # $T/err is one line (holding STRING), or fail
+#   fp_of PUBFILE             # the key's fingerprint, as ssh-keygen -l says
+#
 # The automake harness exports top_srcdir, top_builddir, SSH_KEYGEN, SSHD
 # and SSH; outside it these default to the usual Debian paths.
 
@@ -197,4 +209,55 @@ stop_sshd()
 		[ "$p" = "$pid" ] || keep+=("$p")
 	done
 	LIB_PIDS=("${keep[@]}")
+}
+
+need_tools()
+{
+	GW=${top_builddir:?}/gateway/trasa-gateway
+	HCT=$top_builddir/hostcert-tool/hostcert-tool
+	[ -x "$GW" ] || fail "$GW not built"
+	[ -x "$HCT" ] || fail "$HCT not built"
+	[ -x "$SSH_KEYGEN" ] || fail "ssh-keygen not found at $SSH_KEYGEN"
+}
+
+run()
+{
+	local want=$1 rc
+
+	shift
+	if "$@" >"$T/out" 2>"$T/err"; then rc=0; else rc=$?; fi
+	if [ "$rc" -ne "$want" ]; then
+		sed 's/^/  stdout: /' "$T/out" >&2
+		sed 's/^/  stderr: /' "$T/err" >&2
+		fail "exit $rc, want $want: $*"
+	fi
+}
+
+has()
+{
+	grep -qF -- "$2" "$1" ||
+	    { sed 's/^/  | /' "$1" >&2; fail "$1 lacks '$2'"; }
+}
+
+lacks()
+{
+	! grep -qF -- "$2" "$1" ||
+	    { sed 's/^/  | /' "$1" >&2; fail "$1 has '$2'"; }
+}
+
+err_one_line()
+{
+	local n
+
+	n=$(wc -l <"$T/err")
+	[ "$n" -eq 1 ] ||
+	    { sed 's/^/  stderr: /' "$T/err" >&2; fail "stderr has $n lines, want 1"; }
+	if [ $# -gt 0 ]; then
+		has "$T/err" "$1"
+	fi
+}
+
+fp_of()
+{
+	"$SSH_KEYGEN" -l -f "$1" | awk '{ print $2 }'
 }

@@ -13,32 +13,13 @@ set -euo pipefail
 : "${top_builddir:=$top_srcdir}"
 . "$top_srcdir/tests/interop/lib.sh"
 
-GW=$top_builddir/gateway/trasa-gateway
-HCT=$top_builddir/hostcert-tool/hostcert-tool
-[ -x "$GW" ] || fail "$GW not built"
-[ -x "$HCT" ] || fail "$HCT not built"
-[ -x "$SSH_KEYGEN" ] || fail "ssh-keygen not found at $SSH_KEYGEN"
+need_tools
 command -v jq >/dev/null || fail "jq not found (Debian package jq)"
 
 tmp_setup
 cd "$T"
 
 # ---------------------------------------------------------------- helpers
-
-# run WANT CMD...: run CMD with stdout in $T/out and stderr in $T/err; its
-# exit status must be WANT.
-run()
-{
-	local want=$1 rc
-
-	shift
-	if "$@" >"$T/out" 2>"$T/err"; then rc=0; else rc=$?; fi
-	if [ "$rc" -ne "$want" ]; then
-		sed 's/^/  stdout: /' "$T/out" >&2
-		sed 's/^/  stderr: /' "$T/err" >&2
-		fail "exit $rc, want $want: $*"
-	fi
-}
 
 out_has()
 {
@@ -52,19 +33,6 @@ err_has()
 	    { sed 's/^/  stderr: /' "$T/err" >&2; fail "stderr lacks '$1'"; }
 }
 
-# Exactly one line on stderr (and, optionally, it holds $1).
-err_one_line()
-{
-	local n
-
-	n=$(wc -l <"$T/err")
-	[ "$n" -eq 1 ] ||
-	    { sed 's/^/  stderr: /' "$T/err" >&2; fail "stderr has $n lines, want 1"; }
-	if [ $# -gt 0 ]; then
-		err_has "$1"
-	fi
-}
-
 out_empty()
 {
 	[ ! -s "$T/out" ] || { cat "$T/out" >&2; fail "stdout not empty"; }
@@ -73,11 +41,6 @@ out_empty()
 mode_of()
 {
 	stat -c %a "$1"
-}
-
-fp_of()
-{
-	"$SSH_KEYGEN" -l -f "$1" | awk '{ print $2 }'
 }
 
 # State of a directory tree (names, modes, sizes, contents).
