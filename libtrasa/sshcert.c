@@ -229,7 +229,7 @@ out:
  * certificates).
  */
 static int
-sigkey_parse(const uint8_t *p, size_t len, struct sshkey **out)
+sigkey_parse(const uint8_t *p, size_t len, unsigned flags, struct sshkey **out)
 {
 	struct tbuf *v;
 	const uint8_t *name;
@@ -246,7 +246,10 @@ sigkey_parse(const uint8_t *p, size_t len, struct sshkey **out)
 	if (sshkey_type_from_ssh_name((const char *)name, nlen, &t,
 	    &is_cert) == 0 && is_cert)
 		return TRASA_ERR_CA_IS_CERT;
-	return sshkey_from_blob(p, len, out);
+	/* Without the signature check at parse time the CA key is only
+	 * compared, by its bytes, with trusted keys: build it when used. */
+	return sshkey_from_blob_flags(p, len, (flags & SSHKEY_PARSE_NO_VERIFY) ?
+	    SSHKEY_PARSE_LAZY_KEY : 0, out);
 }
 
 /* ---------------------------------------------------------------- parsing */
@@ -308,7 +311,7 @@ sshcert_parse(struct tbuf *b, const uint8_t *blob, size_t bloblen,
 	    (r = opts_parse(exts, &c->extensions, &c->nextensions)) != 0)
 		goto out;
 
-	if ((r = sigkey_parse(ca, ca_len, &c->signature_key)) != 0)
+	if ((r = sigkey_parse(ca, ca_len, flags, &c->signature_key)) != 0)
 		goto out;
 	/* Any valid signature is accepted here, as OpenSSH's cert_parse;
 	 * sshcert_check() applies the SHA-1 policy. */

@@ -50,6 +50,10 @@ struct sshkey {
 	struct sshcert *cert;      /* non-NULL for a certificate */
 };
 
+/* Private sshkey_from_blob_flags() flag: build even an ECDSA key's OpenSSL
+ * object (and so check its point) only on first use. */
+#define SSHKEY_PARSE_LAZY_KEY 0x100
+
 /* From sshkey.c, for sshcert.c. */
 struct sshkey *sshkey_alloc(void);
 /* A plain public key sharing k's OpenSSL object (no copy, no re-parse);

@@ -522,8 +522,20 @@ magnitude_bits(const uint8_t *p, size_t len)
  * checks need no arithmetic. ECDSA points are checked to lie on the curve,
  * which needs the object, so it is built now.
  */
+static int get_pubparts(struct tbuf *b, enum sshkey_type type,
+    struct sshkey *k, unsigned flags);
+
 int
 sshkey_get_pubparts(struct tbuf *b, enum sshkey_type type, struct sshkey *k)
+{
+	return get_pubparts(b, type, k, 0);
+}
+
+/* flags: SSHKEY_PARSE_LAZY_KEY defers an ECDSA key's curve check to its
+ * first use too (for a CA key that only gets compared with trusted ones). */
+static int
+get_pubparts(struct tbuf *b, enum sshkey_type type, struct sshkey *k,
+    unsigned flags)
 {
 	const struct keytype *kt = keytype_of(type);
 	const uint8_t *p, *q, *n, *ex;
@@ -554,7 +566,12 @@ sshkey_get_pubparts(struct tbuf *b, enum sshkey_type type, struct sshkey *k)
 		e = TRASA_ERR_BAD_KEY;
 		if (plen != strlen(kt->curve) || memcmp(p, kt->curve, plen) != 0)
 			goto out;
-		if ((e = tbuf_get_string_direct(b, &q, &qlen, 1024)) != 0 ||
+		if ((e = tbuf_get_string_direct(b, &q, &qlen, 1024)) != 0)
+			goto out;
+		e = TRASA_ERR_BAD_KEY;
+		if (qlen != 1 + 2 * kt->field || q[0] != 0x04)
+			goto out;
+		if (!(flags & SSHKEY_PARSE_LAZY_KEY) &&
 		    (e = ec_from_point(kt, q, qlen, NULL, 0, &pkey)) != 0)
 			goto out;
 		if ((e = tbuf_put_cstring(pub, kt->curve)) == 0)
@@ -614,6 +631,12 @@ key_pkey(const struct sshkey *k)
 	if (k->type == SSHKEY_ED25519) {
 		if ((e = tbuf_get_string_direct(b, &p, &plen, 1024)) == 0)
 			e = ed25519_from_public(p, plen, &pkey);
+	} else if (is_ecdsa(k->type)) {
+		/* The curve name, then the point, checked as it is set. */
+		if ((e = tbuf_get_string_direct(b, NULL, NULL, 1024)) == 0 &&
+		    (e = tbuf_get_string_direct(b, &p, &plen, 1024)) == 0)
+			e = ec_from_point(keytype_of(k->type), p, plen, NULL, 0,
+			    &pkey);
 	} else if (k->type == SSHKEY_RSA) {
 		memset(&rp, 0, sizeof(rp));
 		if ((e = tbuf_get_mpint_direct(b, &rp.e, &rp.elen, 0)) == 0 &&
@@ -771,7 +794,7 @@ sshkey_from_blob_flags(const uint8_t *p, size_t len, unsigned flags,
 		if ((e = sshcert_parse(b, p, len, type, flags, k)) != 0)
 			goto out;
 	} else {
-		if ((e = sshkey_get_pubparts(b, type, k)) != 0)
+		if ((e = get_pubparts(b, type, k, flags)) != 0)
 			goto out;
 	}
 	if ((e = tbuf_expect_end(b)) != 0)
