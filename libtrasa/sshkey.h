@@ -107,17 +107,19 @@ int sshkey_alg_fits(const struct sshkey *k, const char *alg);
 
 /*
  * Private keys. sshkey_private_parse() reads an unencrypted
- * "-----BEGIN OPENSSH PRIVATE KEY-----" file or a PKCS#8 PEM file
- * ("PRIVATE KEY", or "ENCRYPTED PRIVATE KEY" with passphrase).
- * comment may be NULL.
+ * "-----BEGIN OPENSSH PRIVATE KEY-----" file or a PEM file through OpenSSL:
+ * PKCS#8 ("PRIVATE KEY", or "ENCRYPTED PRIVATE KEY" with passphrase) and
+ * the traditional "RSA/EC PRIVATE KEY" forms ssh-keygen -m PEM writes.
+ * Keys that do not hold together (RSA n != p*q, EC point not matching the
+ * scalar) are refused. comment may be NULL.
  */
 int sshkey_private_parse(const uint8_t *p, size_t len, const char *passphrase,
     struct sshkey **out, char **comment);
 /* PEM-armoured openssh-key-v1 text (unencrypted), appended to out. */
 int sshkey_private_to_openssh(const struct sshkey *k, const char *comment,
     struct tbuf *out);
-/* PKCS#8 PEM, encrypted with AES-256-CBC/scrypt-less PBKDF2 when
- * passphrase is not NULL, appended to out. */
+/* PKCS#8 PEM, appended to out; encrypted (PBES2: PBKDF2 with
+ * HMAC-SHA256, AES-256-CBC) when passphrase is not NULL. */
 int sshkey_private_to_pkcs8(const struct sshkey *k, const char *passphrase,
     struct tbuf *out);
 
