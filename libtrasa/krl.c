@@ -71,29 +71,41 @@ struct krl_range {
 	uint64_t lo, hi;
 };
 
-/*
- * Serial ranges: sorted and merged in v, plus ranges added since in pend
- * (any order), merged into v when pend is due (pend_full()).
- */
-struct krl_serials {
-	struct krl_range *v;
-	size_t n;
-	struct krl_range *pend;
-	size_t npend, palloc;
-};
-
 /* A byte string, NUL-terminated for printing key IDs. */
 struct krl_blob {
 	uint8_t *p;
 	size_t len;
 };
 
-/* Byte strings, sorted and distinct in v, plus pend as for serials. */
-struct krl_blobs {
-	struct krl_blob *v;
+/* What a byte string is looked up by. */
+struct krl_blob_key {
+	const uint8_t *p;
+	size_t len;
+};
+
+/*
+ * Entries of one kind (struct krl_set_ops): sorted and merged in v, plus
+ * entries added since in pend (any order), merged into v when pend is due
+ * (pend_full()). Serials are kept as merged ranges, byte strings distinct.
+ */
+struct krl_set {
+	void *v;
 	size_t n;
-	struct krl_blob *pend;
+	void *pend;
 	size_t npend, palloc;
+};
+
+struct krl_set_ops {
+	size_t size;            /* of one entry */
+	size_t max;             /* entries one set may hold */
+	/* The sorted order, for qsort(). */
+	int (*cmp)(const void *a, const void *b);
+	/* Entry a against a key: < 0 below it, 0 holding it, > 0 above. */
+	int (*find)(const void *a, const void *key);
+	/* Fold b (not below a) into a when they make one entry: 1 if so. */
+	int (*fold)(void *a, const void *b);
+	/* Free what entry a owns; NULL when entries own nothing. */
+	void (*drop)(void *a);
 };
 
 /* The revocations that apply to one CA's certificates. */
@@ -101,8 +113,8 @@ struct krl_ca {
 	struct sshkey *key;     /* NULL: any CA */
 	uint8_t *blob;          /* key's wire blob, what entries are found by */
 	size_t bloblen;
-	struct krl_serials serials;
-	struct krl_blobs key_ids;
+	struct krl_set serials; /* of struct krl_range (serial_ops) */
+	struct krl_set key_ids; /* of struct krl_blob (blob_ops) */
 };
 
 struct krl {
@@ -112,12 +124,210 @@ struct krl {
 	char *comment;
 	struct krl_ca **cas;    /* in order of first revocation, as OpenSSH */
 	size_t ncas;
-	struct krl_blobs keys;
-	struct krl_blobs sha1s;
-	struct krl_blobs sha256s;
+	struct krl_set keys;    /* these three of struct krl_blob (blob_ops) */
+	struct krl_set sha1s;
+	struct krl_set sha256s;
 	struct sshkey **signers;
 	size_t nsigners;
 };
+
+/* ------------------------------------------------------------------ */
+/* Sets: a sorted array and a pending list. */
+
+#define SET_AT(p, ops, i) ((uint8_t *)(p) + (i) * (ops)->size)
+
+/* Whether pending entries are due to be merged into the sorted array. */
+static int
+pend_full(size_t n, size_t npend)
+{
+	return npend >= KRL_PEND_MIN && npend >= n / KRL_PEND_RATIO;
+}
+
+/*
+ * How many of the first n entries of s->v are not above x: galloping
+ * down from the end, then bisecting, so merging a few entries into many
+ * costs few comparisons.
+ */
+static size_t
+set_count_upto(const struct krl_set *s, const struct krl_set_ops *ops,
+    size_t n, const void *x)
+{
+	size_t lo, hi = n, step = 1, mid;
+
+	/* s->v[hi..n) are above x. */
+	for (;;) {
+		if (hi == 0)
+			return 0;
+		lo = hi > step ? hi - step : 0;
+		if (ops->cmp(SET_AT(s->v, ops, lo), x) <= 0)
+			break;
+		hi = lo;
+		step *= 2;
+	}
+	/* s->v[lo] is not above x: the count is in (lo, hi]. */
+	lo++;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ops->cmp(SET_AT(s->v, ops, mid), x) > 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/*
+ * Merge the pending entries into the sorted array, folding those that
+ * make one entry (and dropping the folded when owned; a view's copy
+ * shares what its entries point to).
+ */
+static int
+set_flush(struct krl_set *s, const struct krl_set_ops *ops, int owned)
+{
+	void *nv;
+	size_t sz = ops->size, i, j, k, m, o;
+
+	if (s->npend == 0)
+		return 0;
+	qsort(s->pend, s->npend, sz, ops->cmp);
+	if ((nv = realloc(s->v, (s->n + s->npend) * sz)) == NULL)
+		return TRASA_ERR_ALLOC;
+	s->v = nv;
+	/*
+	 * Both sorted: merge from the back, in place, each pending entry
+	 * above the sorted ones equal to it.
+	 */
+	i = s->n;
+	j = s->npend;
+	k = s->n + s->npend;
+	while (j > 0) {
+		m = set_count_upto(s, ops, i, SET_AT(s->pend, ops, j - 1));
+		k -= i - m;
+		memmove(SET_AT(s->v, ops, k), SET_AT(s->v, ops, m),
+		    (i - m) * sz);
+		i = m;
+		memcpy(SET_AT(s->v, ops, --k), SET_AT(s->pend, ops, --j), sz);
+	}
+	s->n += s->npend;
+	s->npend = 0;
+	/* v[0..i) is as the last flush left it: folded already. */
+	for (o = i > 0 ? i - 1 : 0, i = o + 1; i < s->n; i++) {
+		if (ops->fold(SET_AT(s->v, ops, o), SET_AT(s->v, ops, i))) {
+			if (owned && ops->drop != NULL)
+				ops->drop(SET_AT(s->v, ops, i));
+		} else if (++o != i)
+			memcpy(SET_AT(s->v, ops, o), SET_AT(s->v, ops, i), sz);
+	}
+	s->n = o + 1;
+	return 0;
+}
+
+/* Add entry x, taking what it owns (dropped on failure). */
+static int
+set_add(struct krl_set *s, const struct krl_set_ops *ops, void *x)
+{
+	void *np;
+	size_t na;
+	int e = 0;
+
+	if (s->n + s->npend >= ops->max &&
+	    ((e = set_flush(s, ops, 1)) != 0 || s->n >= ops->max)) {
+		if (e == 0)
+			e = TRASA_ERR_TOO_MANY;
+		goto out;
+	}
+	if (s->npend == s->palloc) {
+		na = s->palloc == 0 ? 16 : s->palloc * 2;
+		if ((np = realloc(s->pend, na * ops->size)) == NULL) {
+			e = TRASA_ERR_ALLOC;
+			goto out;
+		}
+		s->pend = np;
+		s->palloc = na;
+	}
+	memcpy(SET_AT(s->pend, ops, s->npend), x, ops->size);
+	s->npend++;
+	if (pend_full(s->n, s->npend))
+		return set_flush(s, ops, 1);
+	return 0;
+out:
+	if (ops->drop != NULL)
+		ops->drop(x);
+	return e;
+}
+
+static int
+set_contains(const struct krl_set *s, const struct krl_set_ops *ops,
+    const void *key)
+{
+	size_t lo = 0, hi = s->n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = ops->find(SET_AT(s->v, ops, mid), key)) == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (mid = 0; mid < s->npend; mid++)
+		if (ops->find(SET_AT(s->pend, ops, mid), key) == 0)
+			return 1;
+	return 0;
+}
+
+/* Free s; ops NULL for a view's copy, whose entries own nothing. */
+static void
+set_clear(struct krl_set *s, const struct krl_set_ops *ops)
+{
+	size_t i;
+
+	if (ops != NULL && ops->drop != NULL) {
+		for (i = 0; i < s->n; i++)
+			ops->drop(SET_AT(s->v, ops, i));
+		for (i = 0; i < s->npend; i++)
+			ops->drop(SET_AT(s->pend, ops, i));
+	}
+	free(s->v);
+	free(s->pend);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * All of s sorted and merged, for reading through a const KRL: s itself
+ * when nothing is pending, else a merged copy in tmp, sharing what the
+ * entries point to (set_clear(tmp, NULL) it).
+ */
+static int
+set_view(const struct krl_set *s, const struct krl_set_ops *ops,
+    struct krl_set *tmp, const struct krl_set **out)
+{
+	int e;
+
+	memset(tmp, 0, sizeof(*tmp));
+	if (s->npend == 0) {
+		*out = s;
+		return 0;
+	}
+	if ((tmp->v = malloc(s->n * ops->size + 1)) == NULL ||
+	    (tmp->pend = malloc(s->npend * ops->size)) == NULL) {
+		set_clear(tmp, NULL);
+		return TRASA_ERR_ALLOC;
+	}
+	if (s->n > 0)
+		memcpy(tmp->v, s->v, s->n * ops->size);
+	memcpy(tmp->pend, s->pend, s->npend * ops->size);
+	tmp->n = s->n;
+	tmp->npend = tmp->palloc = s->npend;
+	if ((e = set_flush(tmp, ops, 0)) != 0) {
+		set_clear(tmp, NULL);
+		return e;
+	}
+	*out = tmp;
+	return 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* Serial ranges. */
@@ -134,145 +344,47 @@ range_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Whether range b (b->lo >= a->lo) starts inside a or right after it. */
+/* Merged ranges are disjoint: one holds x or lies wholly on one side. */
 static int
-range_joins(const struct krl_range *a, const struct krl_range *b)
+range_find(const void *a, const void *key)
 {
-	return a->hi == UINT64_MAX || b->lo <= a->hi + 1;
+	const struct krl_range *r = a;
+	uint64_t x = *(const uint64_t *)key;
+
+	if (r->hi < x)
+		return -1;
+	return r->lo > x ? 1 : 0;
 }
 
-/* Whether pending entries are due to be merged into the sorted array. */
+/* Range b (b->lo >= a->lo) joins a when it starts inside or right after. */
 static int
-pend_full(size_t n, size_t npend)
+range_fold(void *a, const void *b)
 {
-	return npend >= KRL_PEND_MIN && npend >= n / KRL_PEND_RATIO;
-}
+	struct krl_range *x = a;
+	const struct krl_range *y = b;
 
-/* Merge the pending ranges into the sorted array, coalescing. */
-static int
-serials_flush(struct krl_serials *s)
-{
-	struct krl_range *nv;
-	size_t i, j, k, o;
-
-	if (s->npend == 0)
+	if (x->hi != UINT64_MAX && y->lo > x->hi + 1)
 		return 0;
-	qsort(s->pend, s->npend, sizeof(*s->pend), range_cmp);
-	if ((nv = realloc(s->v, (s->n + s->npend) * sizeof(*nv))) == NULL)
-		return TRASA_ERR_ALLOC;
-	s->v = nv;
-	/* Both sorted: merge from the back, in place. */
-	i = s->n;
-	j = s->npend;
-	k = s->n + s->npend;
-	while (j > 0) {
-		if (i > 0 && range_cmp(&s->v[i - 1], &s->pend[j - 1]) > 0)
-			s->v[--k] = s->v[--i];
-		else
-			s->v[--k] = s->pend[--j];
-	}
-	s->n += s->npend;
-	s->npend = 0;
-	for (i = 1, o = 0; i < s->n; i++) {
-		if (range_joins(&s->v[o], &s->v[i])) {
-			if (s->v[i].hi > s->v[o].hi)
-				s->v[o].hi = s->v[i].hi;
-		} else
-			s->v[++o] = s->v[i];
-	}
-	s->n = o + 1;
-	return 0;
+	if (y->hi > x->hi)
+		x->hi = y->hi;
+	return 1;
 }
+
+static const struct krl_set_ops serial_ops = {
+	sizeof(struct krl_range), KRL_MAX_RANGES,
+	range_cmp, range_find, range_fold, NULL /* own nothing */
+};
 
 static int
-serials_add(struct krl_serials *s, uint64_t lo, uint64_t hi)
+serials_add(struct krl_set *s, uint64_t lo, uint64_t hi)
 {
-	struct krl_range *np;
-	size_t na;
-	int e;
+	struct krl_range r = { lo, hi };
 
-	if (s->n + s->npend >= KRL_MAX_RANGES &&
-	    ((e = serials_flush(s)) != 0 || s->n >= KRL_MAX_RANGES))
-		return e != 0 ? e : TRASA_ERR_TOO_MANY;
-	if (s->npend == s->palloc) {
-		na = s->palloc == 0 ? 16 : s->palloc * 2;
-		if ((np = realloc(s->pend, na * sizeof(*np))) == NULL)
-			return TRASA_ERR_ALLOC;
-		s->pend = np;
-		s->palloc = na;
-	}
-	s->pend[s->npend].lo = lo;
-	s->pend[s->npend].hi = hi;
-	s->npend++;
-	if (pend_full(s->n, s->npend))
-		return serials_flush(s);
-	return 0;
-}
-
-static int
-serials_contain(const struct krl_serials *s, uint64_t x)
-{
-	size_t lo = 0, hi = s->n, mid;
-
-	/* The last sorted range starting at or below x, then the rest. */
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->v[mid].lo <= x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo > 0 && x <= s->v[lo - 1].hi)
-		return 1;
-	for (mid = 0; mid < s->npend; mid++)
-		if (s->pend[mid].lo <= x && x <= s->pend[mid].hi)
-			return 1;
-	return 0;
-}
-
-static void
-serials_clear(struct krl_serials *s)
-{
-	free(s->v);
-	free(s->pend);
-	memset(s, 0, sizeof(*s));
-}
-
-/*
- * All of s sorted and merged, for reading through a const KRL: s itself
- * when nothing is pending, else a merged copy in tmp (serials_clear() it).
- */
-static int
-serials_view(const struct krl_serials *s, struct krl_serials *tmp,
-    const struct krl_serials **out)
-{
-	int e;
-
-	memset(tmp, 0, sizeof(*tmp));
-	if (s->npend == 0) {
-		*out = s;
-		return 0;
-	}
-	if ((tmp->v = malloc(s->n * sizeof(*s->v) + 1)) == NULL ||
-	    (tmp->pend = malloc(s->npend * sizeof(*s->pend))) == NULL) {
-		serials_clear(tmp);
-		return TRASA_ERR_ALLOC;
-	}
-	if (s->n > 0)
-		memcpy(tmp->v, s->v, s->n * sizeof(*s->v));
-	memcpy(tmp->pend, s->pend, s->npend * sizeof(*s->pend));
-	tmp->n = s->n;
-	tmp->npend = tmp->palloc = s->npend;
-	if ((e = serials_flush(tmp)) != 0) {
-		serials_clear(tmp);
-		return e;
-	}
-	*out = tmp;
-	return 0;
+	return set_add(s, &serial_ops, &r);
 }
 
 /* ------------------------------------------------------------------ */
-/* Byte strings: key IDs, key blobs, hashes. */
+/* Byte strings: key IDs, key blobs, hashes, in OpenSSH's order. */
 
 static int
 blob_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
@@ -294,148 +406,54 @@ blob_qcmp(const void *a, const void *b)
 	return blob_cmp(x->p, x->len, y->p, y->len);
 }
 
-/*
- * Merge the pending strings into the sorted array, dropping duplicates
- * (and freeing them when owned; a view's copy shares its strings).
- */
 static int
-blobs_flush(struct krl_blobs *s, int owned)
+blob_find(const void *a, const void *key)
 {
-	struct krl_blob *nv;
-	size_t i, j, k, o;
+	const struct krl_blob *x = a;
+	const struct krl_blob_key *k = key;
 
-	if (s->npend == 0)
-		return 0;
-	qsort(s->pend, s->npend, sizeof(*s->pend), blob_qcmp);
-	if ((nv = realloc(s->v, (s->n + s->npend) * sizeof(*nv))) == NULL)
-		return TRASA_ERR_ALLOC;
-	s->v = nv;
-	i = s->n;
-	j = s->npend;
-	k = s->n + s->npend;
-	while (j > 0) {
-		if (i > 0 && blob_qcmp(&s->v[i - 1], &s->pend[j - 1]) > 0)
-			s->v[--k] = s->v[--i];
-		else
-			s->v[--k] = s->pend[--j];
-	}
-	s->n += s->npend;
-	s->npend = 0;
-	for (i = 1, o = 0; i < s->n; i++) {
-		if (blob_qcmp(&s->v[o], &s->v[i]) != 0)
-			s->v[++o] = s->v[i];
-		else if (owned)
-			free(s->v[i].p);
-	}
-	s->n = o + 1;
-	return 0;
+	return blob_cmp(x->p, x->len, k->p, k->len);
+}
+
+/* Equal strings are one entry. */
+static int
+blob_fold(void *a, const void *b)
+{
+	return blob_qcmp(a, b) == 0;
 }
 
 static void
-blobs_clear(struct krl_blobs *s)
+blob_drop(void *a)
 {
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		free(s->v[i].p);
-	for (i = 0; i < s->npend; i++)
-		free(s->pend[i].p);
-	free(s->v);
-	free(s->pend);
-	memset(s, 0, sizeof(*s));
+	free(((struct krl_blob *)a)->p);
 }
+
+static const struct krl_set_ops blob_ops = {
+	sizeof(struct krl_blob), KRL_MAX_ENTRIES,
+	blob_qcmp, blob_find, blob_fold, blob_drop
+};
 
 /* Add a copy of p (NUL-terminated, for printing key IDs). */
 static int
-blobs_add(struct krl_blobs *s, const uint8_t *p, size_t len)
+blobs_add(struct krl_set *s, const uint8_t *p, size_t len)
 {
-	struct krl_blob *np;
-	uint8_t *c;
-	size_t na;
-	int e;
+	struct krl_blob b;
 
-	if (s->n + s->npend >= KRL_MAX_ENTRIES &&
-	    ((e = blobs_flush(s, 1)) != 0 || s->n >= KRL_MAX_ENTRIES))
-		return e != 0 ? e : TRASA_ERR_TOO_MANY;
-	if (s->npend == s->palloc) {
-		na = s->palloc == 0 ? 16 : s->palloc * 2;
-		if ((np = realloc(s->pend, na * sizeof(*np))) == NULL)
-			return TRASA_ERR_ALLOC;
-		s->pend = np;
-		s->palloc = na;
-	}
-	if ((c = malloc(len + 1)) == NULL)
+	if ((b.p = malloc(len + 1)) == NULL)
 		return TRASA_ERR_ALLOC;
 	if (len > 0)
-		memcpy(c, p, len);
-	c[len] = '\0';
-	s->pend[s->npend].p = c;
-	s->pend[s->npend].len = len;
-	s->npend++;
-	if (pend_full(s->n, s->npend))
-		return blobs_flush(s, 1);
-	return 0;
+		memcpy(b.p, p, len);
+	b.p[len] = '\0';
+	b.len = len;
+	return set_add(s, &blob_ops, &b);
 }
 
 static int
-blobs_contain(const struct krl_blobs *s, const uint8_t *p, size_t len)
+blobs_contain(const struct krl_set *s, const uint8_t *p, size_t len)
 {
-	size_t lo = 0, hi = s->n, mid;
-	int c;
+	struct krl_blob_key k = { p, len };
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = blob_cmp(s->v[mid].p, s->v[mid].len, p, len);
-		if (c == 0)
-			return 1;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (mid = 0; mid < s->npend; mid++)
-		if (blob_cmp(s->pend[mid].p, s->pend[mid].len, p, len) == 0)
-			return 1;
-	return 0;
-}
-
-/* A view's copy shares its strings: free only its arrays. */
-static void
-blobs_view_free(struct krl_blobs *tmp)
-{
-	free(tmp->v);
-	free(tmp->pend);
-	memset(tmp, 0, sizeof(*tmp));
-}
-
-/* As serials_view(); free tmp with blobs_view_free(). */
-static int
-blobs_view(const struct krl_blobs *s, struct krl_blobs *tmp,
-    const struct krl_blobs **out)
-{
-	int e;
-
-	memset(tmp, 0, sizeof(*tmp));
-	if (s->npend == 0) {
-		*out = s;
-		return 0;
-	}
-	if ((tmp->v = malloc(s->n * sizeof(*s->v) + 1)) == NULL ||
-	    (tmp->pend = malloc(s->npend * sizeof(*s->pend))) == NULL) {
-		blobs_view_free(tmp);
-		return TRASA_ERR_ALLOC;
-	}
-	if (s->n > 0)
-		memcpy(tmp->v, s->v, s->n * sizeof(*s->v));
-	memcpy(tmp->pend, s->pend, s->npend * sizeof(*s->pend));
-	tmp->n = s->n;
-	tmp->npend = tmp->palloc = s->npend;
-	if ((e = blobs_flush(tmp, 0)) != 0) {
-		blobs_view_free(tmp);
-		return e;
-	}
-	*out = tmp;
-	return 0;
+	return set_contains(s, &blob_ops, &k);
 }
 
 /* ------------------------------------------------------------------ */
@@ -448,8 +466,8 @@ ca_free(struct krl_ca *ca)
 		return;
 	sshkey_free(ca->key);
 	free(ca->blob);
-	serials_clear(&ca->serials);
-	blobs_clear(&ca->key_ids);
+	set_clear(&ca->serials, &serial_ops);
+	set_clear(&ca->key_ids, &blob_ops);
 	free(ca);
 }
 
@@ -475,9 +493,9 @@ krl_free(struct krl *krl)
 	for (i = 0; i < krl->ncas; i++)
 		ca_free(krl->cas[i]);
 	free(krl->cas);
-	blobs_clear(&krl->keys);
-	blobs_clear(&krl->sha1s);
-	blobs_clear(&krl->sha256s);
+	set_clear(&krl->keys, &blob_ops);
+	set_clear(&krl->sha1s, &blob_ops);
+	set_clear(&krl->sha256s, &blob_ops);
 	for (i = 0; i < krl->nsigners; i++)
 		sshkey_free(krl->signers[i]);
 	free(krl->signers);
@@ -628,14 +646,14 @@ krl_flush(struct krl *krl)
 	int e;
 
 	for (i = 0; i < krl->ncas; i++) {
-		if ((e = serials_flush(&krl->cas[i]->serials)) != 0 ||
-		    (e = blobs_flush(&krl->cas[i]->key_ids, 1)) != 0)
+		if ((e = set_flush(&krl->cas[i]->serials, &serial_ops, 1)) != 0 ||
+		    (e = set_flush(&krl->cas[i]->key_ids, &blob_ops, 1)) != 0)
 			return e;
 	}
-	if ((e = blobs_flush(&krl->keys, 1)) != 0 ||
-	    (e = blobs_flush(&krl->sha1s, 1)) != 0)
+	if ((e = set_flush(&krl->keys, &blob_ops, 1)) != 0 ||
+	    (e = set_flush(&krl->sha1s, &blob_ops, 1)) != 0)
 		return e;
-	return blobs_flush(&krl->sha256s, 1);
+	return set_flush(&krl->sha256s, &blob_ops, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -906,7 +924,7 @@ out:
 
 /* A list of key blobs (hashlen 0) or of hashes of exactly hashlen bytes. */
 static int
-parse_blobs(struct tbuf *b, struct krl_blobs *s, size_t hashlen)
+parse_blobs(struct tbuf *b, struct krl_set *s, size_t hashlen)
 {
 	const uint8_t *p;
 	size_t len;
@@ -1141,7 +1159,7 @@ cert_revoked(const struct krl_ca *rc, const struct sshkey *cert)
 	/* Serial 0 is the default when the CA sets none: never revoked. */
 	if ((serial = sshcert_serial(cert)) == 0)
 		return 0;
-	if (serials_contain(&rc->serials, serial))
+	if (set_contains(&rc->serials, &serial_ops, &serial))
 		return TRASA_ERR_REVOKED;
 	return 0;
 }
@@ -1302,28 +1320,29 @@ put_subsection(struct tbuf *b, int type, struct tbuf *sub)
 }
 
 static int
-write_serials(const struct krl_serials *all, struct tbuf *b)
+write_serials(const struct krl_set *all, struct tbuf *b)
 {
-	struct krl_serials tmp;
-	const struct krl_serials *s;
+	struct krl_set tmp;
+	const struct krl_set *s;
 	struct bitmap_w *bm = NULL;
 	struct tbuf *sub = NULL;
-	const struct krl_range *r;
+	const struct krl_range *v, *r;
 	uint64_t contig, gap, last = 0, x;
 	size_t i;
 	int state = 0, next, restart, final, e;
 
-	if ((e = serials_view(all, &tmp, &s)) != 0)
+	if ((e = set_view(all, &serial_ops, &tmp, &s)) != 0)
 		return e;
+	v = s->v;
 	if ((sub = tbuf_new()) == NULL ||
 	    (bm = calloc(1, sizeof(*bm))) == NULL) {
 		e = TRASA_ERR_ALLOC;
 		goto out;
 	}
 	for (i = 0; i < s->n; i++) {
-		r = &s->v[i];
+		r = &v[i];
 		final = i + 1 == s->n;
-		gap = final ? 0 : s->v[i + 1].lo - r->hi;
+		gap = final ? 0 : v[i + 1].lo - r->hi;
 		contig = r->hi - r->lo + 1; /* lo >= 1: no overflow */
 		next = serial_choose(state, contig, final,
 		    state == 0 ? 0 : r->lo - last, gap, &restart);
@@ -1390,22 +1409,24 @@ write_serials(const struct krl_serials *all, struct tbuf *b)
 out:
 	free(bm);
 	tbuf_free(sub);
-	serials_clear(&tmp);
+	set_clear(&tmp, NULL);
 	return e;
 }
 
 /* A section (or subsection) of type listing the strings of all, if any. */
 static int
-write_blobs(const struct krl_blobs *all, int type, struct tbuf *b)
+write_blobs(const struct krl_set *all, int type, struct tbuf *b)
 {
-	struct krl_blobs tmp;
-	const struct krl_blobs *s;
+	struct krl_set tmp;
+	const struct krl_set *s;
+	const struct krl_blob *v;
 	struct tbuf *sect = NULL;
 	size_t i;
 	int e;
 
-	if ((e = blobs_view(all, &tmp, &s)) != 0)
+	if ((e = set_view(all, &blob_ops, &tmp, &s)) != 0)
 		return e;
+	v = s->v;
 	if (s->n == 0)
 		goto out;
 	if ((sect = tbuf_new()) == NULL) {
@@ -1413,12 +1434,12 @@ write_blobs(const struct krl_blobs *all, int type, struct tbuf *b)
 		goto out;
 	}
 	for (i = 0; i < s->n && e == 0; i++)
-		e = tbuf_put_string(sect, s->v[i].p, s->v[i].len);
+		e = tbuf_put_string(sect, v[i].p, v[i].len);
 	if (e == 0)
 		e = put_subsection(b, type, sect);
 out:
 	tbuf_free(sect);
-	blobs_view_free(&tmp);
+	set_clear(&tmp, NULL);
 	return e;
 }
 
@@ -1567,51 +1588,55 @@ print_foreign_key(FILE *f, const struct krl_blob *kb)
 
 /* The explicit keys, as "hash: SHA256:... # TYPE". */
 static int
-print_keys(FILE *f, const struct krl_blobs *all)
+print_keys(FILE *f, const struct krl_set *all)
 {
-	struct krl_blobs tmp;
-	const struct krl_blobs *s;
+	struct krl_set tmp;
+	const struct krl_set *s;
+	const struct krl_blob *v;
 	struct sshkey *key;
 	char *fp;
 	size_t i;
 	int e, ret = 0;
 
-	if ((e = blobs_view(all, &tmp, &s)) != 0)
+	if ((e = set_view(all, &blob_ops, &tmp, &s)) != 0)
 		return e;
+	v = s->v;
 	for (i = 0; i < s->n; i++) {
 		key = NULL;
 		fp = NULL;
-		if ((e = sshkey_from_blob(s->v[i].p, s->v[i].len, &key)) != 0 ||
+		if ((e = sshkey_from_blob(v[i].p, v[i].len, &key)) != 0 ||
 		    (e = sshkey_fingerprint(key, &fp)) != 0) {
 			/* OpenSSH skips what it cannot parse. */
-			if (print_foreign_key(f, &s->v[i]) != 0)
+			if (print_foreign_key(f, &v[i]) != 0)
 				ret = e;
 		} else
 			fprintf(f, "hash: %s # %s\n", fp, sshkey_ssh_name(key));
 		free(fp);
 		sshkey_free(key);
 	}
-	blobs_view_free(&tmp);
+	set_clear(&tmp, NULL);
 	return ret;
 }
 
 /* Each string of all in hex after prefix. */
 static int
-print_hashes(FILE *f, const struct krl_blobs *all, const char *prefix)
+print_hashes(FILE *f, const struct krl_set *all, const char *prefix)
 {
-	struct krl_blobs tmp;
-	const struct krl_blobs *s;
+	struct krl_set tmp;
+	const struct krl_set *s;
+	const struct krl_blob *v;
 	size_t i;
 	int e;
 
-	if ((e = blobs_view(all, &tmp, &s)) != 0)
+	if ((e = set_view(all, &blob_ops, &tmp, &s)) != 0)
 		return e;
+	v = s->v;
 	for (i = 0; i < s->n; i++) {
 		fputs(prefix, f);
-		print_hex(f, s->v[i].p, s->v[i].len);
+		print_hex(f, v[i].p, v[i].len);
 		fputc('\n', f);
 	}
-	blobs_view_free(&tmp);
+	set_clear(&tmp, NULL);
 	return 0;
 }
 
@@ -1619,11 +1644,10 @@ print_hashes(FILE *f, const struct krl_blobs *all, const char *prefix)
 static int
 print_ca(FILE *f, const struct krl_ca *ca)
 {
-	struct krl_serials stmp;
-	struct krl_blobs btmp;
-	const struct krl_serials *s;
-	const struct krl_blobs *ids;
+	struct krl_set stmp, btmp;
+	const struct krl_set *s, *ids;
 	const struct krl_range *r;
+	const struct krl_blob *id;
 	char *fp;
 	size_t i;
 	int e;
@@ -1637,10 +1661,10 @@ print_ca(FILE *f, const struct krl_ca *ca)
 		fprintf(f, "# CA key %s %s\n", sshkey_ssh_name(ca->key), fp);
 		free(fp);
 	}
-	if ((e = serials_view(&ca->serials, &stmp, &s)) != 0)
+	if ((e = set_view(&ca->serials, &serial_ops, &stmp, &s)) != 0)
 		return e;
 	for (i = 0; i < s->n; i++) {
-		r = &s->v[i];
+		r = (const struct krl_range *)s->v + i;
 		if (r->lo == r->hi)
 			fprintf(f, "serial: %llu\n", (unsigned long long)r->lo);
 		else
@@ -1648,16 +1672,17 @@ print_ca(FILE *f, const struct krl_ca *ca)
 			    (unsigned long long)r->lo,
 			    (unsigned long long)r->hi);
 	}
-	serials_clear(&stmp);
-	if ((e = blobs_view(&ca->key_ids, &btmp, &ids)) != 0)
+	set_clear(&stmp, NULL);
+	if ((e = set_view(&ca->key_ids, &blob_ops, &btmp, &ids)) != 0)
 		return e;
 	for (i = 0; i < ids->n; i++) {
 		/* Key IDs hold no NUL: they are read as C strings. */
 		fputs("id: ", f);
-		print_safe(f, ids->v[i].p, ids->v[i].len);
+		id = (const struct krl_blob *)ids->v + i;
+		print_safe(f, id->p, id->len);
 		fputc('\n', f);
 	}
-	blobs_view_free(&btmp);
+	set_clear(&btmp, NULL);
 	return 0;
 }
 
