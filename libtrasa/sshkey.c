@@ -289,6 +289,60 @@ ed25519_from_public(const uint8_t *pk, size_t len, EVP_PKEY **out)
 	return pkey_fromparams(CTX_ED25519, params, EVP_PKEY_PUBLIC_KEY, out);
 }
 
+/*
+ * Public keys seen again, most of all CA keys, reuse their OpenSSL object:
+ * building one costs more than parsing a certificate, and a fresh RSA
+ * object redoes its Montgomery set-up on the first verification. Each
+ * thread keeps the last few, keyed by type and canonical public parts.
+ */
+#define PKEY_CACHE_SLOTS 8
+static _Thread_local struct {
+	enum sshkey_type type;
+	uint8_t *pub;
+	size_t publen;
+	EVP_PKEY *pkey;
+} pkey_cache[PKEY_CACHE_SLOTS];
+static _Thread_local unsigned pkey_cache_next;
+
+/* A new reference to the cached object for these public parts, or NULL. */
+static EVP_PKEY *
+pkey_cache_get(enum sshkey_type type, const uint8_t *pub, size_t publen)
+{
+	size_t i;
+
+	for (i = 0; i < PKEY_CACHE_SLOTS; i++) {
+		if (pkey_cache[i].pkey != NULL && pkey_cache[i].type == type &&
+		    pkey_cache[i].publen == publen &&
+		    memcmp(pkey_cache[i].pub, pub, publen) == 0)
+			return EVP_PKEY_up_ref(pkey_cache[i].pkey) == 1 ?
+			    pkey_cache[i].pkey : NULL;
+	}
+	return NULL;
+}
+
+/* Remember a public-only object (the cache takes its own reference). */
+static void
+pkey_cache_put(enum sshkey_type type, const uint8_t *pub, size_t publen,
+    EVP_PKEY *pkey)
+{
+	unsigned slot = pkey_cache_next++ % PKEY_CACHE_SLOTS;
+	uint8_t *copy;
+
+	if ((copy = malloc(publen > 0 ? publen : 1)) == NULL)
+		return;
+	if (EVP_PKEY_up_ref(pkey) != 1) {
+		free(copy);
+		return;
+	}
+	memcpy(copy, pub, publen);
+	EVP_PKEY_free(pkey_cache[slot].pkey);
+	free(pkey_cache[slot].pub);
+	pkey_cache[slot].type = type;
+	pkey_cache[slot].pub = copy;
+	pkey_cache[slot].publen = publen;
+	pkey_cache[slot].pkey = pkey;
+}
+
 /* The parameters-only key of kt's curve, for copying into new keys. */
 static EVP_PKEY *
 curve_template(const struct keytype *kt)
@@ -571,11 +625,17 @@ get_pubparts(struct tbuf *b, enum sshkey_type type, struct sshkey *k,
 		e = TRASA_ERR_BAD_KEY;
 		if (qlen != 1 + 2 * kt->field || q[0] != 0x04)
 			goto out;
-		if (!(flags & SSHKEY_PARSE_LAZY_KEY) &&
-		    (e = ec_from_point(kt, q, qlen, NULL, 0, &pkey)) != 0)
+		if ((e = tbuf_put_cstring(pub, kt->curve)) != 0 ||
+		    (e = tbuf_put_string(pub, q, qlen)) != 0)
 			goto out;
-		if ((e = tbuf_put_cstring(pub, kt->curve)) == 0)
-			e = tbuf_put_string(pub, q, qlen);
+		/* A cached object was built from these very bytes, so the
+		 * point was checked then. */
+		if (!(flags & SSHKEY_PARSE_LAZY_KEY) && (pkey = pkey_cache_get(
+		    type, tbuf_ptr(pub), tbuf_len(pub))) == NULL) {
+			if ((e = ec_from_point(kt, q, qlen, NULL, 0, &pkey)) != 0)
+				goto out;
+			pkey_cache_put(type, tbuf_ptr(pub), tbuf_len(pub), pkey);
+		}
 		break;
 	case SSHKEY_RSA:
 		if ((e = tbuf_get_mpint_direct(b, &ex, &exlen, 0)) != 0 ||
@@ -626,7 +686,11 @@ key_pkey(const struct sshkey *k)
 
 	if ((pkey = __atomic_load_n(&mk->pkey, __ATOMIC_ACQUIRE)) != NULL)
 		return pkey;
-	if (k->pub == NULL || (b = tbuf_from(k->pub, k->publen)) == NULL)
+	if (k->pub == NULL)
+		return NULL;
+	if ((pkey = pkey_cache_get(k->type, k->pub, k->publen)) != NULL)
+		goto store;
+	if ((b = tbuf_from(k->pub, k->publen)) == NULL)
 		return NULL;
 	if (k->type == SSHKEY_ED25519) {
 		if ((e = tbuf_get_string_direct(b, &p, &plen, 1024)) == 0)
@@ -646,6 +710,8 @@ key_pkey(const struct sshkey *k)
 	tbuf_free(b);
 	if (e != 0)
 		return NULL;
+	pkey_cache_put(k->type, k->pub, k->publen, pkey);
+store:
 	if (!__atomic_compare_exchange_n(&mk->pkey, &expected, pkey, 0,
 	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		EVP_PKEY_free(pkey);
