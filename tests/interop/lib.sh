@@ -33,6 +33,8 @@
 #   lacks FILE STRING         # FILE does not hold STRING, or fail
 #   err_one_line [STRING]     # $T/err is one line (holding STRING), or fail
 #   fp_of PUBFILE             # the key's fingerprint, as ssh-keygen -l says
+#   flip_byte FILE OFFSET     # changes the byte at OFFSET (always to
+#                             # another value), in place
 #
 # The automake harness exports top_srcdir, top_builddir, SSH_KEYGEN, SSHD
 # and SSH; outside it these default to the usual Debian paths.
@@ -260,4 +262,15 @@ err_one_line()
 fp_of()
 {
 	"$SSH_KEYGEN" -l -f "$1" | awk '{ print $2 }'
+}
+
+flip_byte()
+{
+	local old
+
+	old=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
+	[ -n "$old" ] || fail "flip_byte: $1 has no byte at $2"
+	printf "\\$(printf '%03o' $(((old + 1) % 256)))" |
+	    dd of="$1" bs=1 seek="$2" conv=notrunc status=none ||
+	    fail "flip_byte: dd $1"
 }

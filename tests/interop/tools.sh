@@ -54,14 +54,11 @@ snapshot()
 # blob (inside the CA signature) changed.
 flip_last_byte()
 {
-	local type b64 comment size last
+	local type b64 comment
 
 	read -r type b64 comment <"$1"
 	printf '%s' "$b64" | base64 -d >"$T/blob"
-	size=$(stat -c %s "$T/blob")
-	last=$(od -An -tu1 -j $((size - 1)) -N 1 "$T/blob" | tr -d ' ')
-	printf "\\$(printf '%03o' $(((last + 1) % 256)))" |
-	    dd of="$T/blob" bs=1 seek=$((size - 1)) conv=notrunc 2>/dev/null
+	flip_byte "$T/blob" $(($(stat -c %s "$T/blob") - 1))
 	printf '%s %s\n' "$type" "$(base64 -w0 "$T/blob")" >"$2"
 }
 
