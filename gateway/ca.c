@@ -1,6 +1,6 @@
 /*
- * ca.c: trasa-gateway ca init / ca show, and loading a CA private key for
- * signing.
+ * ca.c: trasa-gateway ca init / show / rotate / retire, loading a CA
+ * private key for signing and the list of trusted CA keys.
  *
  * Layout of the state directory:
  *   DIR/              0700
@@ -9,22 +9,37 @@
  *   DIR/ca/user_ca.pub "TYPE BASE64 trasa-user-ca", 0644
  *   DIR/ca/host_ca    host CA private key, PKCS#8 PEM, 0600
  *   DIR/ca/host_ca.pub "TYPE BASE64 trasa-host-ca", 0644
+ *   DIR/ca/user_ca.prev(.pub), host_ca.prev(.pub)
+ *                     the previous key while a rotation is in progress
+ *   DIR/ca/user_ca.new(.pub), host_ca.new(.pub)
+ *                     the next key, only while `ca rotate` runs
+ *   DIR/ca/retired/   keys retired by `ca retire`, NAME.YYYYMMDDTHHMMSSZ
+ *
+ * A rotation never loses a key: the new pair is written (fsync'd) under
+ * the .new names, the current pair gets a second name, .prev (hard
+ * links), then the .new files are renamed over the current names. `ca
+ * rotate` run again after a crash finishes what was started.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "db.h"
 #include "err.h"
 #include "fileio.h"
 #include "gateway.h"
 #include "sshkey.h"
 #include "tbuf.h"
+
+#define CRED_PASSPHRASE "trasa-ca-passphrase"
 
 #define NCAFILES 4
 
@@ -34,9 +49,14 @@ static const struct ca_kind {
 	const char *priv; /* file names under DIR/ca */
 	const char *pub;
 	const char *comment;
+	const char *prev, *prev_pub, *next, *next_pub;
 } ca_kinds[] = {
-	{ SSHCERT_USER, "user", "user_ca", "user_ca.pub", "trasa-user-ca" },
-	{ SSHCERT_HOST, "host", "host_ca", "host_ca.pub", "trasa-host-ca" },
+	{ SSHCERT_USER, "user", "user_ca", "user_ca.pub", "trasa-user-ca",
+	    "user_ca.prev", "user_ca.prev.pub", "user_ca.new",
+	    "user_ca.new.pub" },
+	{ SSHCERT_HOST, "host", "host_ca", "host_ca.pub", "trasa-host-ca",
+	    "host_ca.prev", "host_ca.prev.pub", "host_ca.new",
+	    "host_ca.new.pub" },
 };
 
 static const struct {
@@ -168,6 +188,137 @@ out:
 	return ret;
 }
 
+/* ------------------------------------------------------- trusted keys */
+
+static int
+path_exists(const char *path, int *exists)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0) {
+		*exists = 1;
+		return 0;
+	}
+	if (errno == ENOENT || errno == ENOTDIR) {
+		*exists = 0;
+		return 0;
+	}
+	return cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "%s", path);
+}
+
+void
+gw_ca_keys_free(struct sshkey **keys, size_t n)
+{
+	size_t i;
+
+	if (keys == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		sshkey_free(keys[i]);
+	free(keys);
+}
+
+int
+gw_ca_trusted(const struct gw *gw, enum sshcert_type which,
+    struct sshkey ***out, size_t *n)
+{
+	const struct ca_kind *kind = ca_kind_of(which);
+	const char *names[2] = { kind->pub, kind->prev_pub };
+	struct sshkey **keys = NULL, *k = NULL;
+	char path[PATH_MAX];
+	size_t i, nkeys = 0;
+	int exists, ret = CLI_EXIT_FAIL;
+
+	if ((keys = calloc(2, sizeof(*keys))) == NULL)
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "CA keys");
+	for (i = 0; i < 2; i++) {
+		if (gw_ca_path(gw, names[i], path, sizeof(path)) != 0) {
+			ret = cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
+			    "state directory %s", gw->state_dir);
+			goto out;
+		}
+		if (i > 0) {
+			if ((ret = path_exists(path, &exists)) != 0)
+				goto out;
+			if (!exists)
+				break;
+		}
+		if ((ret = read_ca_pub(path, &k, NULL)) != 0)
+			goto out;
+		ret = CLI_EXIT_FAIL;
+		if (sshkey_is_cert(k)) {
+			cli_error(CLI_EXIT_FAIL, 0,
+			    "%s holds a certificate, not a CA key", path);
+			goto out;
+		}
+		/* A half-done rotation may name one key twice. */
+		if (nkeys > 0 && sshkey_equal_public(keys[0], k)) {
+			sshkey_free(k);
+			k = NULL;
+			continue;
+		}
+		keys[nkeys++] = k;
+		k = NULL;
+	}
+	*out = keys;
+	*n = nkeys;
+	keys = NULL;
+	ret = 0;
+out:
+	sshkey_free(k);
+	gw_ca_keys_free(keys, nkeys);
+	return ret;
+}
+
+/*
+ * The database for a command: like gw_open_db(gw, 0, out), but a state
+ * directory that has a CA and no database yet (made before there was a
+ * database) gets one.
+ */
+int
+gw_open_state_db(const struct gw *gw, struct gw_db **out)
+{
+	char path[PATH_MAX];
+	int exists = 0;
+
+	if (gw_ca_path(gw, ca_kinds[0].pub, path, sizeof(path)) == 0 &&
+	    path_exists(path, &exists) != 0)
+		return CLI_EXIT_FAIL;
+	return gw_open_db(gw, exists, out);
+}
+
+/* ---------------------------------------------------------- passphrase */
+
+/*
+ * The passphrase of the CA keys: from file (the option or the config),
+ * else from the systemd credential $CREDENTIALS_DIRECTORY/
+ * trasa-ca-passphrase when it exists, else none (*out NULL).
+ */
+int
+gw_ca_passphrase(const char *file, char **out)
+{
+	char cred[PATH_MAX];
+	const char *dir;
+	int exists, n, ret;
+
+	*out = NULL;
+	if (file != NULL)
+		return gw_passphrase_read(file, out);
+	dir = getenv("CREDENTIALS_DIRECTORY");
+	if (dir == NULL || *dir == '\0')
+		return 0;
+	n = snprintf(cred, sizeof(cred), "%s/%s", dir, CRED_PASSPHRASE);
+	if (n < 0 || (size_t)n >= sizeof(cred))
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
+		    "$CREDENTIALS_DIRECTORY");
+	if ((ret = path_exists(cred, &exists)) != 0)
+		return ret;
+	if (!exists)
+		return 0;
+	cli_debug("CA passphrase from the credential %s", cred);
+	return gw_passphrase_read(cred, out);
+}
+
 /* ---------------------------------------------------------------- ca init */
 
 /* mkdir -p: missing parents 0755, the last one with mode. */
@@ -247,19 +398,18 @@ struct ca_out {
 	int written;
 };
 
-/* Generate one CA and serialise its two files. */
+/* Generate one CA key and serialise its two files (paths: the caller's). */
 static int
-make_ca(const struct gw *gw, const struct ca_kind *kind, size_t kt,
-    const char *passphrase, struct ca_out *priv, struct ca_out *pub, char **fp)
+make_ca(const struct ca_kind *kind, enum sshkey_type type, unsigned bits,
+    const char *label, const char *passphrase, struct ca_out *priv,
+    struct ca_out *pub, char **fp)
 {
 	struct sshkey *k = NULL;
 	char *line = NULL;
 	int e;
 
-	cli_debug("generating the %s CA key (%s)", kind->what,
-	    key_types[kt].name);
-	if ((e = sshkey_generate(key_types[kt].type, key_types[kt].bits, &k)) !=
-	    0)
+	cli_debug("generating the %s CA key (%s)", kind->what, label);
+	if ((e = sshkey_generate(type, bits, &k)) != 0)
 		return cli_error(CLI_EXIT_FAIL, e, "generating the %s CA key",
 		    kind->what);
 	if ((priv->data = tbuf_new()) == NULL ||
@@ -273,11 +423,6 @@ make_ca(const struct gw *gw, const struct ca_kind *kind, size_t kt,
 	    (e = tbuf_put_u8(pub->data, '\n')) != 0 ||
 	    (e = sshkey_fingerprint(k, fp)) != 0)
 		goto out;
-	if (gw_ca_path(gw, kind->priv, priv->path, sizeof(priv->path)) != 0 ||
-	    gw_ca_path(gw, kind->pub, pub->path, sizeof(pub->path)) != 0) {
-		e = TRASA_ERR_TOO_LONG;
-		goto out;
-	}
 	priv->mode = 0600;
 	pub->mode = 0644;
 out:
@@ -297,7 +442,8 @@ ca_init_usage(FILE *f)
 	fprintf(f,
 	    "usage: %s [--state-dir DIR] ca init [--key-type TYPE] "
 	    "[--passphrase-file FILE]\n"
-	    "Create the user CA and the host CA in DIR/ca (never overwrites).\n"
+	    "Create the user CA and the host CA in DIR/ca (never overwrites)\n"
+	    "and the database DIR/gateway.db.\n"
 	    "  --key-type TYPE         one of",
 	    cli_get_progname());
 	for (i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
@@ -324,7 +470,9 @@ ca_init(struct gw *gw, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ca_out files[NCAFILES];
+	struct gw_db *db = NULL;
 	char cadir[PATH_MAX], *fps[2] = { NULL, NULL }, *pass = NULL;
+	char actor[128], detail[256];
 	const char *passfile = gw->passphrase_file;
 	size_t kt = 0, i, nexist = 0, first = 0;
 	struct stat st;
@@ -378,12 +526,12 @@ ca_init(struct gw *gw, int argc, char **argv)
 		    files[first].path, nexist > 1 ? " (and others)" : "",
 		    cadir);
 
-	if (passfile != NULL &&
-	    (ret = gw_passphrase_read(passfile, &pass)) != 0)
+	if ((ret = gw_ca_passphrase(passfile, &pass)) != 0)
 		goto out;
 	for (i = 0; i < 2; i++)
-		if ((ret = make_ca(gw, &ca_kinds[i], kt, pass, &files[2 * i],
-			 &files[2 * i + 1], &fps[i])) != 0)
+		if ((ret = make_ca(&ca_kinds[i], key_types[kt].type,
+			 key_types[kt].bits, key_types[kt].name, pass,
+			 &files[2 * i], &files[2 * i + 1], &fps[i])) != 0)
 			goto out;
 
 	if (make_dir(gw->state_dir, 0700) != 0) {
@@ -409,6 +557,17 @@ ca_init(struct gw *gw, int argc, char **argv)
 		}
 		files[i].written = 1;
 	}
+	if ((ret = gw_open_db(gw, 1, &db)) != 0)
+		goto out;
+	gw_cli_actor(actor, sizeof(actor));
+	snprintf(detail, sizeof(detail), "%s user %s host %s",
+	    key_types[kt].name, fps[0], fps[1]);
+	if ((e = gw_db_audit(db, "ca.init", actor, "user,host", "ok",
+		 detail)) != 0) {
+		ret = cli_error(CLI_EXIT_FAIL, e, "%s/%s: audit: %s",
+		    gw->state_dir, GW_DB_FILE, gw_db_errmsg(db));
+		goto out;
+	}
 	for (i = 0; i < NCAFILES; i++) {
 		if (i % 2 == 0)
 			printf("created %s (%s CA private key, %s, PKCS#8%s, "
@@ -419,10 +578,12 @@ ca_init(struct gw *gw, int argc, char **argv)
 		else
 			printf("created %s\n", files[i].path);
 	}
+	printf("database %s/%s\n", gw->state_dir, GW_DB_FILE);
 	printf("user CA: %s\n", fps[0]);
 	printf("host CA: %s\n", fps[1]);
 	ret = CLI_EXIT_OK;
 out:
+	gw_db_close(db);
 	for (i = 0; i < NCAFILES; i++) {
 		/* A failed run leaves nothing of its own behind. */
 		if (ret != CLI_EXIT_OK && files[i].written &&
@@ -442,35 +603,34 @@ out:
 static int
 ca_show_one(const struct gw *gw, const struct ca_kind *kind)
 {
-	char path[PATH_MAX], *comment = NULL, *line = NULL, *fp = NULL;
-	struct sshkey *k = NULL;
+	struct sshkey **keys = NULL;
+	char *line = NULL, *fp = NULL;
+	size_t i, n = 0;
 	int e, ret;
 
-	if (gw_ca_path(gw, kind->pub, path, sizeof(path)) != 0)
-		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
-		    "state directory %s", gw->state_dir);
-	if ((ret = read_ca_pub(path, &k, &comment)) != 0)
-		goto out;
-	if (sshkey_is_cert(k)) {
-		ret = cli_error(CLI_EXIT_FAIL, 0,
-		    "%s holds a certificate, not a CA key", path);
-		goto out;
+	if ((ret = gw_ca_trusted(gw, kind->type, &keys, &n)) != 0)
+		return ret;
+	for (i = 0; i < n; i++) {
+		if ((e = sshkey_format_public(keys[i], kind->comment, &line)) !=
+		    0) {
+			ret = cli_error(CLI_EXIT_FAIL, e, "%s CA key",
+			    kind->what);
+			goto out;
+		}
+		printf("%s\n", line);
+		free(line);
+		line = NULL;
+		if (cli_get_verbose() && sshkey_fingerprint(keys[i], &fp) == 0)
+			cli_debug("%s CA (%s): %s %s", kind->what,
+			    i == 0 ? "current" : "previous",
+			    sshkey_label(keys[i]), fp);
+		free(fp);
+		fp = NULL;
 	}
-	if ((e = sshkey_format_public(k,
-		 comment != NULL ? comment : kind->comment, &line)) != 0) {
-		ret = cli_error(CLI_EXIT_FAIL, e, "%s", path);
-		goto out;
-	}
-	printf("%s\n", line);
-	if (cli_get_verbose() && sshkey_fingerprint(k, &fp) == 0)
-		cli_debug("%s CA (%s): %s %s", kind->what, path,
-		    sshkey_label(k), fp);
 	ret = 0;
 out:
-	free(fp);
 	free(line);
-	free(comment);
-	sshkey_free(k);
+	gw_ca_keys_free(keys, n);
 	return ret;
 }
 
@@ -479,9 +639,25 @@ ca_show_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: %s [--state-dir DIR] ca show [user|host]\n"
-	    "Print the CA public key(s) in OpenSSH format (both when none "
-	    "is named).\n",
+	    "Print every trusted CA public key in OpenSSH format: the current\n"
+	    "key, then the previous one during a rotation (user then host "
+	    "when\n"
+	    "neither is named).\n",
 	    cli_get_progname());
+}
+
+/* "user" or "host" */
+static int
+parse_kind(const char *cmd, const char *arg, const struct ca_kind **out)
+{
+	if (strcmp(arg, "user") == 0)
+		*out = &ca_kinds[0];
+	else if (strcmp(arg, "host") == 0)
+		*out = &ca_kinds[1];
+	else
+		return cli_usage_error(cmd, "'%s' is neither user nor host",
+		    arg);
+	return 0;
 }
 
 static int
@@ -492,6 +668,7 @@ ca_show(struct gw *gw, int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const struct ca_kind *kind = NULL;
 	int c, ret;
 
 	optind = 0;
@@ -511,12 +688,451 @@ ca_show(struct gw *gw, int argc, char **argv)
 			return ret;
 		return ca_show_one(gw, &ca_kinds[1]);
 	}
-	if (strcmp(argv[optind], "user") == 0)
-		return ca_show_one(gw, &ca_kinds[0]);
-	if (strcmp(argv[optind], "host") == 0)
-		return ca_show_one(gw, &ca_kinds[1]);
-	return cli_usage_error("ca show", "'%s' is neither user nor host",
-	    argv[optind]);
+	if ((ret = parse_kind("ca show", argv[optind], &kind)) != 0)
+		return ret;
+	return ca_show_one(gw, kind);
+}
+
+/* ------------------------------------------------------ rotate, retire */
+
+static int
+fsync_dir(const char *path)
+{
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* The files of one CA kind, as full paths. */
+struct ca_paths {
+	char dir[PATH_MAX];
+	char cur[PATH_MAX], cur_pub[PATH_MAX];
+	char prev[PATH_MAX], prev_pub[PATH_MAX];
+	char next[PATH_MAX], next_pub[PATH_MAX];
+	int has_prev, has_prev_pub, has_next, has_next_pub;
+};
+
+static int
+ca_paths_get(const struct gw *gw, const struct ca_kind *kind,
+    struct ca_paths *p)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	if (gw_ca_path(gw, NULL, p->dir, sizeof(p->dir)) != 0 ||
+	    gw_ca_path(gw, kind->priv, p->cur, sizeof(p->cur)) != 0 ||
+	    gw_ca_path(gw, kind->pub, p->cur_pub, sizeof(p->cur_pub)) != 0 ||
+	    gw_ca_path(gw, kind->prev, p->prev, sizeof(p->prev)) != 0 ||
+	    gw_ca_path(gw, kind->prev_pub, p->prev_pub, sizeof(p->prev_pub)) !=
+		0 ||
+	    gw_ca_path(gw, kind->next, p->next, sizeof(p->next)) != 0 ||
+	    gw_ca_path(gw, kind->next_pub, p->next_pub, sizeof(p->next_pub)) !=
+		0)
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
+		    "state directory %s", gw->state_dir);
+	if ((ret = check_ca_dir(p->dir)) != 0)
+		return ret;
+	if ((ret = path_exists(p->prev, &p->has_prev)) != 0 ||
+	    (ret = path_exists(p->prev_pub, &p->has_prev_pub)) != 0 ||
+	    (ret = path_exists(p->next, &p->has_next)) != 0 ||
+	    (ret = path_exists(p->next_pub, &p->has_next_pub)) != 0)
+		return ret;
+	return 0;
+}
+
+static int
+link_file(const char *from, const char *to)
+{
+	if (link(from, to) != 0)
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "link %s to %s",
+		    from, to);
+	return 0;
+}
+
+static int
+rename_file(const char *from, const char *to)
+{
+	if (rename(from, to) != 0)
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "rename %s to %s",
+		    from, to);
+	return 0;
+}
+
+/*
+ * The second half of a rotation, from wherever it stopped: the current
+ * pair also named .prev, then the .new pair renamed over the current one.
+ * Every step is idempotent or checked.
+ */
+static int
+finish_rotation(struct ca_paths *p)
+{
+	int ret;
+
+	if (p->has_next) {
+		/* The current names still hold the old key. */
+		if (!p->has_prev) {
+			if ((ret = link_file(p->cur, p->prev)) != 0)
+				return ret;
+			p->has_prev = 1;
+		}
+		if (!p->has_prev_pub) {
+			if ((ret = link_file(p->cur_pub, p->prev_pub)) != 0)
+				return ret;
+			p->has_prev_pub = 1;
+		}
+		if (fsync_dir(p->dir) != 0)
+			return cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO,
+			    "fsync %s", p->dir);
+		if ((ret = rename_file(p->next, p->cur)) != 0)
+			return ret;
+	} else if (!p->has_prev || !p->has_prev_pub) {
+		return cli_error(CLI_EXIT_FAIL, 0,
+		    "%s: an interrupted rotation left %s without the "
+		    "previous key pair; repair by hand",
+		    p->dir, p->next_pub);
+	}
+	if (p->has_next_pub &&
+	    (ret = rename_file(p->next_pub, p->cur_pub)) != 0)
+		return ret;
+	if (fsync_dir(p->dir) != 0)
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "fsync %s",
+		    p->dir);
+	return 0;
+}
+
+static void
+ca_rotate_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: %s [--state-dir DIR] [--passphrase-file FILE] ca rotate "
+	    "user|host\n"
+	    "          [--key-type TYPE] [--passphrase-file FILE]\n"
+	    "Make a new signing key; the current one becomes the previous "
+	    "key,\n"
+	    "still trusted until 'ca retire'. One rotation at a time.\n"
+	    "  --key-type TYPE  ed25519, ecdsa-p256, ecdsa-p384 or rsa-3072\n"
+	    "                   (default: the type of the current key)\n",
+	    cli_get_progname());
+}
+
+static void
+audit_ca(const struct gw *gw, struct gw_db *db, const char *event,
+    const char *subject, const char *detail)
+{
+	char actor[128];
+	int e;
+
+	gw_cli_actor(actor, sizeof(actor));
+	if ((e = gw_db_audit(db, event, actor, subject, "ok", detail)) != 0)
+		cli_error(CLI_EXIT_FAIL, e, "%s/%s: audit of %s: %s",
+		    gw->state_dir, GW_DB_FILE, event, gw_db_errmsg(db));
+}
+
+static int
+ca_rotate(struct gw *gw, int argc, char **argv)
+{
+	enum {
+		O_KEYTYPE = 256,
+		O_PASS
+	};
+	static const struct option opts[] = {
+		{ "key-type", required_argument, NULL, O_KEYTYPE },
+		{ "passphrase-file", required_argument, NULL, O_PASS },
+		{ "help", no_argument, NULL, 'h' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char cmd[] = "ca rotate";
+	const struct ca_kind *kind = NULL;
+	const char *passfile = gw->passphrase_file, *label;
+	struct ca_out priv, pub;
+	struct ca_paths p;
+	struct sshkey *cur = NULL;
+	struct gw_db *db = NULL;
+	char *pass = NULL, *newfp = NULL, *oldfp = NULL, detail[256];
+	enum sshkey_type type;
+	unsigned bits = 0;
+	size_t kt = 0;
+	int c, e, have_kt = 0, ret;
+
+	memset(&priv, 0, sizeof(priv));
+	memset(&pub, 0, sizeof(pub));
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+		switch (c) {
+		case O_KEYTYPE:
+			if (parse_key_type(optarg, &kt) != 0)
+				return cli_usage_error(cmd,
+				    "unknown --key-type "
+				    "'%s' (ed25519, ecdsa-p256, ecdsa-p384 or "
+				    "rsa-3072)",
+				    optarg);
+			have_kt = 1;
+			break;
+		case O_PASS: passfile = optarg; break;
+		case 'h': ca_rotate_usage(stdout); return CLI_EXIT_OK;
+		case 'v': cli_set_verbose(1); break;
+		default: return cli_bad_option(cmd, c, argv);
+		}
+	}
+	if (optind == argc)
+		return cli_usage_error(cmd, "say which CA: user or host");
+	if (argc - optind > 1)
+		return cli_usage_error(cmd, "unexpected argument '%s'",
+		    argv[optind + 1]);
+	if ((ret = parse_kind(cmd, argv[optind], &kind)) != 0)
+		return ret;
+
+	if ((ret = ca_paths_get(gw, kind, &p)) != 0)
+		goto out;
+	if ((ret = gw_open_state_db(gw, &db)) != 0)
+		goto out;
+	ret = CLI_EXIT_FAIL;
+	if (p.has_prev || p.has_prev_pub) {
+		if (!p.has_next_pub) {
+			cli_error(CLI_EXIT_FAIL, 0,
+			    "%s CA: %s exists: a rotation is in progress; "
+			    "retire the previous key first ('ca retire %s')",
+			    kind->what, p.has_prev_pub ? p.prev_pub : p.prev,
+			    kind->what);
+			goto out;
+		}
+		if ((ret = finish_rotation(&p)) != 0)
+			goto out;
+		printf("%s CA: finished an interrupted rotation\n", kind->what);
+		audit_ca(gw, db, "ca.rotate", kind->what, "resumed");
+		ret = CLI_EXIT_OK;
+		goto out;
+	}
+
+	/* The current pair must load (and the passphrase be right). */
+	if ((ret = gw_ca_passphrase(passfile, &pass)) != 0)
+		goto out;
+	if ((ret = gw_ca_load(gw, kind->type, pass, &cur)) != 0)
+		goto out;
+	ret = CLI_EXIT_FAIL;
+	if (have_kt) {
+		type = key_types[kt].type;
+		bits = key_types[kt].bits;
+		label = key_types[kt].name;
+	} else {
+		type = sshkey_type(cur);
+		if (type == SSHKEY_RSA)
+			bits = sshkey_bits(cur);
+		label = sshkey_label(cur);
+	}
+	if ((e = sshkey_fingerprint(cur, &oldfp)) != 0) {
+		cli_error(CLI_EXIT_FAIL, e, "%s CA key", kind->what);
+		goto out;
+	}
+	if ((ret = make_ca(kind, type, bits, label, pass, &priv, &pub,
+		 &newfp)) != 0)
+		goto out;
+	ret = CLI_EXIT_FAIL;
+	/* 1. The new pair under the .new names (stale ones replaced). */
+	if ((e = fileio_write(p.next, tbuf_ptr(priv.data), tbuf_len(priv.data),
+		 priv.mode, 0)) != 0) {
+		cli_error(CLI_EXIT_FAIL, e, "writing %s", p.next);
+		goto out;
+	}
+	p.has_next = 1;
+	if ((e = fileio_write(p.next_pub, tbuf_ptr(pub.data),
+		 tbuf_len(pub.data), pub.mode, 0)) != 0) {
+		cli_error(CLI_EXIT_FAIL, e, "writing %s", p.next_pub);
+		goto out;
+	}
+	p.has_next_pub = 1;
+	/* 2. and 3.: .prev links, then the renames. */
+	if ((ret = finish_rotation(&p)) != 0)
+		goto out;
+	snprintf(detail, sizeof(detail), "new %s previous %s", newfp, oldfp);
+	audit_ca(gw, db, "ca.rotate", kind->what, detail);
+	printf("%s CA: new signing key %s (%s)\n", kind->what, newfp, label);
+	printf("%s CA: previous key %s stays trusted until 'ca retire %s'\n",
+	    kind->what, oldfp, kind->what);
+	ret = CLI_EXIT_OK;
+out:
+	if (ret != CLI_EXIT_OK && p.has_next && !p.has_prev &&
+	    !p.has_prev_pub) {
+		/* Nothing was linked yet: drop the unused new pair. */
+		(void)unlink(p.next);
+		if (p.has_next_pub)
+			(void)unlink(p.next_pub);
+	}
+	tbuf_free(priv.data);
+	tbuf_free(pub.data);
+	free(newfp);
+	free(oldfp);
+	sshkey_free(cur);
+	gw_db_close(db);
+	gw_passphrase_free(pass);
+	return ret;
+}
+
+static void
+ca_retire_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: %s [--state-dir DIR] ca retire user|host\n"
+	    "End a rotation: move the previous key pair to "
+	    "DIR/ca/retired/\n"
+	    "(it is no longer trusted).\n",
+	    cli_get_progname());
+}
+
+static int
+ca_retire(struct gw *gw, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char cmd[] = "ca retire";
+	const struct ca_kind *kind = NULL;
+	struct ca_paths p;
+	struct sshkey *k = NULL;
+	struct gw_db *db = NULL;
+	char rdir[PATH_MAX], base[PATH_MAX], basepub[PATH_MAX], stamp[32];
+	char name[64], *fp = NULL, detail[PATH_MAX + 128];
+	struct tm tm;
+	time_t now;
+	unsigned i;
+	int c, e, exists, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': ca_retire_usage(stdout); return CLI_EXIT_OK;
+		case 'v': cli_set_verbose(1); break;
+		default: return cli_bad_option(cmd, c, argv);
+		}
+	}
+	if (optind == argc)
+		return cli_usage_error(cmd, "say which CA: user or host");
+	if (argc - optind > 1)
+		return cli_usage_error(cmd, "unexpected argument '%s'",
+		    argv[optind + 1]);
+	if ((ret = parse_kind(cmd, argv[optind], &kind)) != 0)
+		return ret;
+
+	if ((ret = ca_paths_get(gw, kind, &p)) != 0)
+		goto out;
+	ret = CLI_EXIT_FAIL;
+	if (!p.has_prev && !p.has_prev_pub) {
+		cli_error(CLI_EXIT_FAIL, 0,
+		    "%s CA: no previous key to retire (no rotation in "
+		    "progress)",
+		    kind->what);
+		goto out;
+	}
+	if (p.has_next_pub) {
+		cli_error(CLI_EXIT_FAIL, 0,
+		    "%s CA: a rotation was interrupted (%s exists); run "
+		    "'ca rotate %s' to finish it first",
+		    kind->what, p.next_pub, kind->what);
+		goto out;
+	}
+	if ((ret = gw_open_state_db(gw, &db)) != 0)
+		goto out;
+	ret = CLI_EXIT_FAIL;
+	if (p.has_prev_pub) {
+		if ((ret = read_ca_pub(p.prev_pub, &k, NULL)) != 0)
+			goto out;
+		ret = CLI_EXIT_FAIL;
+		if ((e = sshkey_fingerprint(k, &fp)) != 0) {
+			cli_error(CLI_EXIT_FAIL, e, "%s", p.prev_pub);
+			goto out;
+		}
+	}
+	if (gw_ca_path(gw, "retired", rdir, sizeof(rdir)) != 0) {
+		cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
+		    "state directory %s", gw->state_dir);
+		goto out;
+	}
+	if (make_dir(rdir, 0700) != 0) {
+		cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "cannot create %s",
+		    rdir);
+		goto out;
+	}
+	if ((ret = check_ca_dir(rdir)) != 0)
+		goto out;
+	ret = CLI_EXIT_FAIL;
+	now = time(NULL);
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0) {
+		cli_error(CLI_EXIT_FAIL, 0, "the system clock is not set");
+		goto out;
+	}
+	/* A free name: NAME.STAMP, else NAME.STAMP-2, -3... */
+	for (i = 1;; i++) {
+		if (i == 1)
+			snprintf(name, sizeof(name), "retired/%s.%s",
+			    kind->priv, stamp);
+		else
+			snprintf(name, sizeof(name), "retired/%s.%s-%u",
+			    kind->priv, stamp, i);
+		if (gw_ca_path(gw, name, base, sizeof(base)) != 0 ||
+		    snprintf(basepub, sizeof(basepub), "%s.pub", base) >=
+			(int)sizeof(basepub)) {
+			cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
+			    "state directory %s", gw->state_dir);
+			goto out;
+		}
+		if ((ret = path_exists(base, &exists)) != 0)
+			goto out;
+		if (!exists && (ret = path_exists(basepub, &exists)) != 0)
+			goto out;
+		ret = CLI_EXIT_FAIL;
+		if (!exists)
+			break;
+		if (i == 100) {
+			cli_error(CLI_EXIT_FAIL, 0, "%s: no free name", rdir);
+			goto out;
+		}
+	}
+	/* The public key first: from then on it is not trusted. */
+	if (p.has_prev_pub) {
+		if ((ret = link_file(p.prev_pub, basepub)) != 0)
+			goto out;
+		ret = CLI_EXIT_FAIL;
+		if (unlink(p.prev_pub) != 0) {
+			cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "removing %s",
+			    p.prev_pub);
+			goto out;
+		}
+	}
+	if (p.has_prev) {
+		if ((ret = link_file(p.prev, base)) != 0)
+			goto out;
+		ret = CLI_EXIT_FAIL;
+		if (unlink(p.prev) != 0) {
+			cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "removing %s",
+			    p.prev);
+			goto out;
+		}
+	}
+	if (fsync_dir(rdir) != 0 || fsync_dir(p.dir) != 0) {
+		cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "fsync %s", p.dir);
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "%s moved to %s",
+	    fp != NULL ? fp : "(no public key)", base);
+	audit_ca(gw, db, "ca.retire", kind->what, detail);
+	printf("%s CA: retired %s to %s\n", kind->what,
+	    fp != NULL ? fp : "the previous key", base);
+	ret = CLI_EXIT_OK;
+out:
+	free(fp);
+	sshkey_free(k);
+	gw_db_close(db);
+	return ret;
 }
 
 /* ---------------------------------------------------------------- dispatch */
@@ -526,16 +1142,22 @@ cmd_ca(struct gw *gw, int argc, char **argv)
 {
 	if (argc < 2)
 		return cli_usage_error("ca",
-		    "missing subcommand (init or show)");
+		    "missing subcommand (init, show, rotate or retire)");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		ca_init_usage(stdout);
 		ca_show_usage(stdout);
+		ca_rotate_usage(stdout);
+		ca_retire_usage(stdout);
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "init") == 0)
 		return ca_init(gw, argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
 		return ca_show(gw, argc - 1, argv + 1);
-	return cli_usage_error("ca", "unknown subcommand '%s' (init or show)",
-	    argv[1]);
+	if (strcmp(argv[1], "rotate") == 0)
+		return ca_rotate(gw, argc - 1, argv + 1);
+	if (strcmp(argv[1], "retire") == 0)
+		return ca_retire(gw, argc - 1, argv + 1);
+	return cli_usage_error("ca",
+	    "unknown subcommand '%s' (init, show, rotate or retire)", argv[1]);
 }

@@ -1,7 +1,8 @@
 /*
- * certsign.c: trasa-gateway cert sign: sign a user's or host's public key
- * with the user or host CA and write its -cert.pub next to it, as
- * ssh-keygen -s does.
+ * certsign.c: trasa-gateway cert sign / cert revoke. sign: sign a user's
+ * or host's public key with the user or host CA through gw_issue() (the
+ * serial is recorded and audited) and write its -cert.pub next to it, as
+ * ssh-keygen -s does. revoke: record a revocation for the KRL.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -12,44 +13,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "cli.h"
+#include "db.h"
 #include "err.h"
 #include "fileio.h"
 #include "gateway.h"
+#include "issue.h"
 #include "sshcert.h"
 #include "sshkey.h"
 #include "tbuf.h"
 
-#define BACKDATE 60 /* seconds, for clock skew */
-#define TTL_USER_DEFAULT (5 * 60)
-#define TTL_HOST_DEFAULT (30 * 24 * 3600)
 #define TTL_MAX (366ull * 24 * 3600)
-#define MAX_NAME 1024 /* principal, user name */
 #define MAX_KEY_ID 1024
 #define MAX_COMMAND 4096
-
-/* Extensions ssh-keygen gives user certificates, and the flags that drop
- * them. */
-enum {
-	NO_X11 = 0x01,
-	NO_AGENT = 0x02,
-	NO_PORT = 0x04,
-	NO_PTY = 0x08,
-	NO_USER_RC = 0x10,
-};
-static const struct {
-	const char *name;
-	unsigned off;
-} user_extensions[] = {
-	{ "permit-X11-forwarding", NO_X11 },
-	{ "permit-agent-forwarding", NO_AGENT },
-	{ "permit-port-forwarding", NO_PORT },
-	{ "permit-pty", NO_PTY },
-	{ "permit-user-rc", NO_USER_RC },
-};
 
 struct sign_req {
 	enum sshcert_type type;
@@ -138,11 +116,12 @@ parse_principals(struct sign_req *r, const char *list)
 			    "empty principal in "
 			    "--principals '%s'",
 			    list);
-		if (!gw_valid_name(p) || strlen(p) > MAX_NAME)
+		if (!gw_principal_valid(p))
 			return cli_usage_error("cert sign",
 			    "principal '%s' holds a "
-			    "blank or control character, or is too long",
-			    p);
+			    "blank or control character, is not UTF-8 or is "
+			    "longer than %d bytes",
+			    p, GW_MAX_PRINCIPAL_LEN);
 		if (r->nprincipals >= SSHCERT_MAX_PRINCIPALS)
 			return cli_usage_error("cert sign",
 			    "more than %d principals", SSHCERT_MAX_PRINCIPALS);
@@ -183,9 +162,9 @@ cert_path(const char *pub, char *buf, size_t len)
 	return 0;
 }
 
-/* The subject key from PUBKEY: one plain public key, RSA >= 2048 bits. */
+/* The first key of a .pub file (a public key or a certificate). */
 static int
-load_subject(const char *path, struct sshkey **out, char **comment)
+read_pubkey(const char *path, struct sshkey **out, char **comment)
 {
 	struct tbuf *b = NULL;
 	struct sshkey *k = NULL;
@@ -238,6 +217,30 @@ load_subject(const char *path, struct sshkey **out, char **comment)
 		cli_error(CLI_EXIT_FAIL, e, "%s: not a valid public key", path);
 		goto out;
 	}
+	*out = k;
+	k = NULL;
+	ret = 0;
+out:
+	if (ret != 0 && comment != NULL) {
+		free(*comment);
+		*comment = NULL;
+	}
+	sshkey_free(k);
+	free(text);
+	tbuf_free(b);
+	return ret;
+}
+
+/* The subject key from PUBKEY: one plain public key, RSA >= 2048 bits. */
+static int
+load_subject(const char *path, struct sshkey **out, char **comment)
+{
+	struct sshkey *k = NULL;
+	int ret;
+
+	if ((ret = read_pubkey(path, &k, comment)) != 0)
+		return ret;
+	ret = CLI_EXIT_FAIL;
 	if (sshkey_is_cert(k)) {
 		cli_error(CLI_EXIT_FAIL, 0,
 		    "%s is a certificate: give the plain public key", path);
@@ -259,69 +262,19 @@ out:
 		*comment = NULL;
 	}
 	sshkey_free(k);
-	free(text);
-	tbuf_free(b);
 	return ret;
-}
-
-static int
-random_serial(uint64_t *out)
-{
-	uint64_t v = 0;
-
-	while (v == 0) {
-		if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v)) {
-			if (errno == EINTR)
-				continue;
-			return TRASA_ERR_IO;
-		}
-	}
-	*out = v;
-	return 0;
-}
-
-/* Fill in the certificate's fields from the request. */
-static int
-build_cert(const struct sign_req *r, struct sshkey *cert, const char *key_id,
-    uint64_t serial, uint64_t after, uint64_t before)
-{
-	size_t i;
-	int e;
-
-	if ((e = sshcert_set_serial(cert, serial)) != 0 ||
-	    (e = sshcert_set_key_id(cert, key_id)) != 0 ||
-	    (e = sshcert_set_validity(cert, after, before)) != 0)
-		return e;
-	for (i = 0; i < r->nprincipals; i++)
-		if ((e = sshcert_add_principal(cert, r->principals[i])) != 0)
-			return e;
-	if (r->type == SSHCERT_HOST)
-		return 0;
-	if (r->force_command != NULL &&
-	    (e = sshcert_add_critical(cert, "force-command",
-		 r->force_command)) != 0)
-		return e;
-	if (r->source_address != NULL &&
-	    (e = sshcert_add_critical(cert, "source-address",
-		 r->source_address)) != 0)
-		return e;
-	for (i = 0; i < sizeof(user_extensions) / sizeof(user_extensions[0]);
-	     i++) {
-		if ((r->no_ext & user_extensions[i].off) == 0 &&
-		    (e = sshcert_add_extension(cert, user_extensions[i].name,
-			 NULL)) != 0)
-			return e;
-	}
-	return 0;
 }
 
 static int
 sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 {
 	struct sshkey *subject = NULL, *ca = NULL, *cert = NULL;
-	char out[PATH_MAX], from[64], to[64], *comment = NULL, *line = NULL;
-	char *key_id = NULL, *cafp = NULL, *data = NULL;
-	uint64_t serial, now, after, before, ttl;
+	struct gw_db *db = NULL;
+	struct gw_issue_req req;
+	char out[PATH_MAX], from[64], to[64], actor[128];
+	char *comment = NULL, *line = NULL, *cafp = NULL, *data = NULL;
+	char *key_id = NULL;
+	uint64_t ttl, max;
 	size_t i, len;
 	time_t t;
 	int e, ret;
@@ -333,49 +286,65 @@ sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 		goto out;
 	if ((ret = gw_ca_load(gw, r->type, passphrase, &ca)) != 0)
 		goto out;
+	if ((ret = gw_open_state_db(gw, &db)) != 0)
+		goto out;
 	ret = CLI_EXIT_FAIL;
 
-	if (r->have_serial)
-		serial = r->serial;
-	else if ((e = random_serial(&serial)) != 0) {
-		cli_error(CLI_EXIT_FAIL, e, "no random serial");
+	if (r->type == SSHCERT_USER) {
+		ttl = r->have_ttl ? r->ttl : gw->cfg.user_ttl;
+		max = gw->cfg.user_max_ttl;
+	} else {
+		ttl = r->have_ttl ? r->ttl : gw->cfg.host_ttl;
+		max = gw->cfg.host_max_ttl;
+	}
+	if (ttl > max) {
+		cli_error(CLI_EXIT_FAIL, 0,
+		    "--ttl %" PRIu64 "s is above [certs] %s_max_ttl "
+		    "(%" PRIu64 "s) of the configuration",
+		    ttl, r->type == SSHCERT_USER ? "user" : "host", max);
 		goto out;
 	}
-	if (r->key_id != NULL)
-		e = (key_id = strdup(r->key_id)) == NULL ? -1 : 0;
-	else if (r->type == SSHCERT_USER)
-		e = asprintf(&key_id, "trasa:%s", r->user);
-	else
-		e = asprintf(&key_id, "trasa-host:%s", r->principals[0]);
-	if (e < 0) {
-		key_id = NULL;
-		cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "key ID");
+	if (gw->cfg.max_principals != 0 &&
+	    r->nprincipals > gw->cfg.max_principals) {
+		cli_error(CLI_EXIT_FAIL, 0,
+		    "%zu principals: more than [certs] max_principals (%u) "
+		    "of the configuration",
+		    r->nprincipals, gw->cfg.max_principals);
 		goto out;
 	}
-	if ((t = time(NULL)) < BACKDATE) {
+	if ((t = time(NULL)) < (time_t)GW_BACKDATE) {
 		cli_error(CLI_EXIT_FAIL, 0, "the system clock is not set");
 		goto out;
 	}
-	now = (uint64_t)t;
-	if (r->have_ttl)
-		ttl = r->ttl;
-	else if (r->type == SSHCERT_USER)
-		ttl = TTL_USER_DEFAULT;
-	else
-		ttl = TTL_HOST_DEFAULT;
-	after = now - BACKDATE;
-	before = now + ttl;
-
-	if ((e = sshcert_new(subject, r->type, &cert)) != 0 ||
-	    (e = build_cert(r, cert, key_id, serial, after, before)) != 0) {
-		cli_error(CLI_EXIT_FAIL, e, "building the certificate");
-		goto out;
-	}
-	cli_debug("signing %s's %s key as a %s certificate, serial %" PRIu64,
-	    r->pubkey_path, sshkey_label(subject),
-	    r->type == SSHCERT_USER ? "user" : "host", serial);
-	if ((e = sshcert_sign(cert, ca, NULL)) != 0) {
-		cli_error(CLI_EXIT_FAIL, e, "signing the certificate");
+	gw_cli_actor(actor, sizeof(actor));
+	memset(&req, 0, sizeof(req));
+	req.type = r->type;
+	req.subject = r->type == SSHCERT_USER ? r->user : r->principals[0];
+	req.key = subject;
+	req.principals = r->principals;
+	req.nprincipals = r->nprincipals;
+	req.ttl = ttl;
+	req.now = (uint64_t)t;
+	req.key_id = r->key_id;
+	req.serial = r->have_serial ? r->serial : 0;
+	req.force_command = r->force_command;
+	req.source_address = r->source_address;
+	req.no_ext = r->no_ext;
+	req.actor = actor;
+	cli_debug("signing %s's %s key as a %s certificate", r->pubkey_path,
+	    sshkey_label(subject), r->type == SSHCERT_USER ? "user" : "host");
+	if ((e = gw_issue(db, ca, &req, &cert)) != 0) {
+		if (e == TRASA_ERR_EXISTS && r->have_serial)
+			cli_error(CLI_EXIT_FAIL, 0,
+			    "serial %" PRIu64 " was already issued "
+			    "(serials are never reused)",
+			    r->serial);
+		else if (e == TRASA_ERR_IO)
+			cli_error(CLI_EXIT_FAIL, 0,
+			    "signing the certificate: %s/%s: %s", gw->state_dir,
+			    GW_DB_FILE, gw_db_errmsg(db));
+		else
+			cli_error(CLI_EXIT_FAIL, e, "signing the certificate");
 		goto out;
 	}
 	if ((e = sshkey_format_public(cert, comment, &line)) != 0) {
@@ -391,18 +360,25 @@ sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 	data[len++] = '\n';
 	errno = 0;
 	if ((e = fileio_write(out, data, len, 0644, 0)) != 0) {
-		cli_error(CLI_EXIT_FAIL, e, "writing %s", out);
+		cli_error(CLI_EXIT_FAIL, e,
+		    "writing %s (serial %" PRIu64 " is recorded as issued)",
+		    out, sshcert_serial(cert));
 		goto out;
 	}
 	if ((e = sshkey_fingerprint(ca, &cafp)) != 0) {
 		cli_error(CLI_EXIT_FAIL, e, "CA fingerprint");
 		goto out;
 	}
-	sshcert_format_time(after, 0, from, sizeof(from));
-	sshcert_format_time(before, 1, to, sizeof(to));
+	if ((key_id = cli_escape_string(sshcert_key_id(cert), 0)) == NULL) {
+		cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "key ID");
+		goto out;
+	}
+	sshcert_format_time(sshcert_valid_after(cert), 0, from, sizeof(from));
+	sshcert_format_time(sshcert_valid_before(cert), 1, to, sizeof(to));
 	printf("%s\n", out);
 	printf("signed %s certificate: key ID \"%s\" serial %" PRIu64 " for ",
-	    r->type == SSHCERT_USER ? "user" : "host", key_id, serial);
+	    r->type == SSHCERT_USER ? "user" : "host", key_id,
+	    sshcert_serial(cert));
 	for (i = 0; i < r->nprincipals; i++)
 		printf("%s%s", i > 0 ? "," : "", r->principals[i]);
 	printf(" valid from %s to %s, %s CA %s (%s)\n", from, to,
@@ -410,14 +386,15 @@ sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 	    sshcert_signature_alg(cert));
 	ret = CLI_EXIT_OK;
 out:
+	free(key_id);
 	free(data);
 	free(line);
 	free(cafp);
-	free(key_id);
 	free(comment);
 	sshkey_free(cert);
 	sshkey_free(ca);
 	sshkey_free(subject);
+	gw_db_close(db);
 	return ret;
 }
 
@@ -436,12 +413,17 @@ sign_usage(FILE *f)
 	    "         [--no-x11-forwarding] [--no-user-rc] PUBKEY\n"
 	    "Sign PUBKEY (a .pub file) with the user CA (--user) or the host\n"
 	    "CA (--host); write PUBKEY without .pub plus -cert.pub.\n"
-	    "  --ttl N[s|m|h|d|w]  lifetime (default 5m user, 30d host; "
-	    "at most 366d);\n"
-	    "                      the certificate is back-dated by 60 s\n"
-	    "  --key-id ID         default trasa:NAME or "
-	    "trasa-host:FIRST_PRINCIPAL\n"
-	    "  --serial N          default a random non-zero 64-bit number\n"
+	    "The serial is recorded in DIR/gateway.db and audited; --user\n"
+	    "NAME need not be a user of the directory (offline signing).\n"
+	    "  --ttl N[s|m|h|d|w]  lifetime (default [certs] user_ttl 5m, "
+	    "host_ttl 30d;\n"
+	    "                      at most user_max_ttl / host_max_ttl); the\n"
+	    "                      certificate is back-dated by 60 s\n"
+	    "  --key-id ID         default trasa:NAME:SERIAL or\n"
+	    "                      trasa-host:FIRST_PRINCIPAL:SERIAL\n"
+	    "  --serial N          default a random non-zero 64-bit number; "
+	    "never\n"
+	    "                      one issued before\n"
 	    "  --passphrase-file F passphrase of an encrypted CA key\n",
 	    cli_get_progname());
 }
@@ -506,8 +488,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 			r.have_type = 1;
 			r.type = c == O_USER ? SSHCERT_USER : SSHCERT_HOST;
 			if (c == O_USER) {
-				if (!gw_valid_name(optarg) ||
-				    strlen(optarg) > MAX_NAME) {
+				if (!gw_principal_valid(optarg)) {
 					ret = cli_usage_error(cmd,
 					    "--user '%s' is "
 					    "empty or holds a blank, comma or "
@@ -573,11 +554,11 @@ sign_main(struct gw *gw, int argc, char **argv)
 			}
 			r.source_address = optarg;
 			break;
-		case O_NOPTY: r.no_ext |= NO_PTY; break;
-		case O_NOPORT: r.no_ext |= NO_PORT; break;
-		case O_NOAGENT: r.no_ext |= NO_AGENT; break;
-		case O_NOX11: r.no_ext |= NO_X11; break;
-		case O_NORC: r.no_ext |= NO_USER_RC; break;
+		case O_NOPTY: r.no_ext |= GW_NO_PTY; break;
+		case O_NOPORT: r.no_ext |= GW_NO_PORT_FORWARDING; break;
+		case O_NOAGENT: r.no_ext |= GW_NO_AGENT_FORWARDING; break;
+		case O_NOX11: r.no_ext |= GW_NO_X11_FORWARDING; break;
+		case O_NORC: r.no_ext |= GW_NO_USER_RC; break;
 		case O_PASS: passfile = optarg; break;
 		case 'h':
 			sign_usage(stdout);
@@ -607,8 +588,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 	if (ret != 0)
 		goto out;
 	r.pubkey_path = argv[optind];
-	if (passfile != NULL &&
-	    (ret = gw_passphrase_read(passfile, &pass)) != 0)
+	if ((ret = gw_ca_passphrase(passfile, &pass)) != 0)
 		goto out;
 	ret = sign(gw, &r, pass);
 out:
@@ -617,17 +597,181 @@ out:
 	return ret;
 }
 
+/* ---------------------------------------------------------------- revoke */
+
+static void
+revoke_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: %s [--state-dir DIR] cert revoke "
+	    "(--serial N | --key-id ID | --key FILE)\n"
+	    "Revoke certificates by serial or key ID (of the user and host "
+	    "CAs),\n"
+	    "or a key (and every certificate of it). 'krl' writes the KRL.\n",
+	    cli_get_progname());
+}
+
+static int
+revoke_main(struct gw *gw, int argc, char **argv)
+{
+	enum {
+		O_SERIAL = 256,
+		O_KEYID,
+		O_KEY
+	};
+	static const struct option opts[] = {
+		{ "serial", required_argument, NULL, O_SERIAL },
+		{ "key-id", required_argument, NULL, O_KEYID },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "help", no_argument, NULL, 'h' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char cmd[] = "cert revoke";
+	enum gw_revoke_kind kind = 0;
+	const char *arg = NULL;
+	struct sshkey *k = NULL, *plain = NULL;
+	struct gw_db *db = NULL;
+	const char *value = NULL;
+	char actor[128], num[32], *line = NULL, *fp = NULL;
+	char *known = NULL, *esc = NULL;
+	uint64_t serial = 0;
+	int c, e, exists = 0, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+		switch (c) {
+		case O_SERIAL:
+		case O_KEYID:
+		case O_KEY:
+			if (kind != 0)
+				return cli_usage_error(cmd,
+				    "give one of --serial, --key-id or --key");
+			if (c == O_SERIAL)
+				kind = GW_REVOKE_SERIAL;
+			else if (c == O_KEYID)
+				kind = GW_REVOKE_KEY_ID;
+			else
+				kind = GW_REVOKE_KEY;
+			arg = optarg;
+			break;
+		case 'h': revoke_usage(stdout); return CLI_EXIT_OK;
+		case 'v': cli_set_verbose(1); break;
+		default: return cli_bad_option(cmd, c, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'",
+		    argv[optind]);
+	if (kind == 0)
+		return cli_usage_error(cmd,
+		    "give --serial N, --key-id ID or --key FILE");
+	if (kind == GW_REVOKE_SERIAL &&
+	    (parse_serial(arg, &serial) != 0 || serial == 0))
+		return cli_usage_error(cmd,
+		    "--serial '%s' is not a number from 1 to %" PRIu64, arg,
+		    UINT64_MAX);
+	if (kind == GW_REVOKE_KEY_ID &&
+	    (*arg == '\0' || has_control(arg) || strlen(arg) > MAX_KEY_ID))
+		return cli_usage_error(cmd,
+		    "--key-id is empty, too long or holds a control "
+		    "character");
+
+	ret = CLI_EXIT_FAIL;
+	switch (kind) {
+	case GW_REVOKE_SERIAL:
+		snprintf(num, sizeof(num), "%" PRIu64, serial);
+		value = num;
+		break;
+	case GW_REVOKE_KEY_ID: value = arg; break;
+	case GW_REVOKE_KEY:
+		if ((ret = read_pubkey(arg, &k, NULL)) != 0)
+			goto out;
+		ret = CLI_EXIT_FAIL;
+		/* A certificate's file revokes its key. */
+		if ((e = sshkey_dup_public(k, &plain)) != 0 ||
+		    (e = sshkey_format_public(plain, NULL, &line)) != 0 ||
+		    (e = sshkey_fingerprint(plain, &fp)) != 0) {
+			cli_error(CLI_EXIT_FAIL, e, "%s", arg);
+			goto out;
+		}
+		value = line;
+		break;
+	}
+	if ((ret = gw_open_state_db(gw, &db)) != 0)
+		goto out;
+	ret = CLI_EXIT_FAIL;
+	if (kind == GW_REVOKE_SERIAL) {
+		if ((e = gw_db_cert_exists(db, serial, &exists)) != 0) {
+			cli_error(CLI_EXIT_FAIL, e, "%s/%s: %s", gw->state_dir,
+			    GW_DB_FILE, gw_db_errmsg(db));
+			goto out;
+		}
+		if (exists)
+			(void)gw_db_cert_key_id(db, serial, &known);
+		else
+			fprintf(stderr,
+			    "%s: note: serial %" PRIu64 " was not issued "
+			    "by this gateway; revoking it anyway\n",
+			    cli_get_progname(), serial);
+	}
+	gw_cli_actor(actor, sizeof(actor));
+	if ((e = gw_db_revoke(db, kind, value, actor)) != 0) {
+		if (e == TRASA_ERR_IO)
+			cli_error(CLI_EXIT_FAIL, 0, "revoking: %s/%s: %s",
+			    gw->state_dir, GW_DB_FILE, gw_db_errmsg(db));
+		else
+			cli_error(CLI_EXIT_FAIL, e, "revoking");
+		goto out;
+	}
+	switch (kind) {
+	case GW_REVOKE_SERIAL:
+		printf("revoked serial %" PRIu64, serial);
+		if (known != NULL) {
+			esc = cli_escape_string(known, 256);
+			printf(" (key ID \"%s\")", esc != NULL ? esc : "?");
+		}
+		printf("\n");
+		break;
+	case GW_REVOKE_KEY_ID:
+		printf("revoked key ID \"");
+		cli_print_escaped(stdout, arg, 0);
+		printf("\"\n");
+		break;
+	case GW_REVOKE_KEY:
+		printf("revoked key %s %s\n", sshkey_label(plain), fp);
+		break;
+	}
+	ret = CLI_EXIT_OK;
+out:
+	free(esc);
+	free(known);
+	free(fp);
+	free(line);
+	sshkey_free(plain);
+	sshkey_free(k);
+	gw_db_close(db);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
 int
 cmd_cert(struct gw *gw, int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage_error("cert", "missing subcommand (sign)");
+		return cli_usage_error("cert",
+		    "missing subcommand (sign or revoke)");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		sign_usage(stdout);
+		revoke_usage(stdout);
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "sign") == 0)
 		return sign_main(gw, argc - 1, argv + 1);
-	return cli_usage_error("cert", "unknown subcommand '%s' (sign)",
-	    argv[1]);
+	if (strcmp(argv[1], "revoke") == 0)
+		return revoke_main(gw, argc - 1, argv + 1);
+	return cli_usage_error("cert",
+	    "unknown subcommand '%s' (sign or revoke)", argv[1]);
 }

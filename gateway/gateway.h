@@ -5,7 +5,9 @@
 #define TRASA_GATEWAY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "conf.h"
 #include "sshcert.h"
 
 /*
@@ -21,15 +23,63 @@
 #define GW_MAX_PRIV_FILE (256u * 1024)
 #define GW_MAX_PASSPHRASE_FILE 4096u
 
-/* Global options, given before the command. */
+/*
+ * Global options, given before the command, over the configuration file:
+ * state_dir and passphrase_file are the effective values (command line,
+ * else config, else default).
+ */
 struct gw {
 	const char *state_dir;
 	const char *passphrase_file;
+	const char *config_path; /* --config, or NULL */
+	const char *listen;	 /* --listen, or NULL */
+	struct gw_config cfg;	 /* loaded before any command runs */
 };
 
 /* Commands: argv[0] is the command's name ("ca", "cert"). */
-int cmd_ca(struct gw *gw, int argc, char **argv);
-int cmd_cert(struct gw *gw, int argc, char **argv);
+int cmd_ca(struct gw *gw, int argc, char **argv);	   /* ca.c */
+int cmd_cert(struct gw *gw, int argc, char **argv);	   /* certsign.c */
+int cmd_serve(struct gw *gw, int argc, char **argv);	   /* serve.c */
+int cmd_user(struct gw *gw, int argc, char **argv);	   /* admin.c */
+int cmd_group(struct gw *gw, int argc, char **argv);	   /* admin.c */
+int cmd_host(struct gw *gw, int argc, char **argv);	   /* admin.c */
+int cmd_krl(struct gw *gw, int argc, char **argv);	   /* admin.c */
+int cmd_audit(struct gw *gw, int argc, char **argv);	   /* admin.c */
+int cmd_admin_token(struct gw *gw, int argc, char **argv); /* admin.c */
+
+/*
+ * Open the state directory's database for a command (creating it when
+ * create is set); on failure prints one line and returns CLI_EXIT_FAIL.
+ */
+struct gw_db;
+int gw_open_db(const struct gw *gw, int create, struct gw_db **out);
+
+/*
+ * The database for a command: like gw_open_db(gw, 0, out), but a state
+ * directory that has a CA and no database yet (made before there was a
+ * database) gets one. (ca.c)
+ */
+int gw_open_state_db(const struct gw *gw, struct gw_db **out);
+
+/*
+ * The passphrase of the CA keys: from file (the option or the config),
+ * else the systemd credential $CREDENTIALS_DIRECTORY/trasa-ca-passphrase
+ * when it exists, else none (*out NULL). Prints why on failure. (ca.c)
+ */
+int gw_ca_passphrase(const char *file, char **out);
+
+/* The audit actor of a command-line user: "cli:NAME" or "cli:uid N".
+ * (admin.c) */
+void gw_cli_actor(char *buf, size_t len);
+
+/*
+ * A new random secret (32 bytes from the OS) as base64url text without
+ * padding (43 characters), and its SHA-256. Used for enrolment tokens,
+ * host credentials and admin tokens: only the hash is stored.
+ */
+int gw_secret_new(char out[44], uint8_t hash[32]);
+/* SHA-256 of a presented secret. */
+void gw_secret_hash(const char *secret, size_t len, uint8_t hash[32]);
 
 /* DIR/ca/NAME into buf; TRASA_ERR_TOO_LONG when it does not fit. */
 int gw_ca_path(const struct gw *gw, const char *name, char *buf, size_t len);
@@ -50,6 +100,16 @@ void gw_passphrase_free(char *p);
  */
 int gw_ca_load(const struct gw *gw, enum sshcert_type which,
     const char *passphrase, struct sshkey **out);
+
+/*
+ * Every trusted key of the user or host CA: the current (signing) key
+ * first, then the previous one while a rotation is in progress
+ * (STATE/ca/user_ca.prev.pub; `ca retire` ends it). Public keys only.
+ * On failure prints one line and returns CLI_EXIT_FAIL.
+ */
+int gw_ca_trusted(const struct gw *gw, enum sshcert_type which,
+    struct sshkey ***out, size_t *n);
+void gw_ca_keys_free(struct sshkey **keys, size_t n);
 
 /* 1 when s is non-empty and holds no comma, blank or control character. */
 int gw_valid_name(const char *s);

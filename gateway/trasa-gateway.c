@@ -1,6 +1,6 @@
 /*
- * trasa-gateway.c: the gateway's command line: global options, dispatch to
- * a command, and the helpers the commands share (messages and exit codes:
+ * trasa-gateway.c: the gateway's command line: global options, the
+ * configuration file, dispatch to a command (messages and exit codes:
  * libtrasa/cli.h).
  */
 #include <errno.h>
@@ -21,117 +21,68 @@ static const struct {
 } commands[] = {
 	{ "ca", cmd_ca },
 	{ "cert", cmd_cert },
+	{ "serve", cmd_serve },
+	{ "user", cmd_user },
+	{ "group", cmd_group },
+	{ "host", cmd_host },
+	{ "krl", cmd_krl },
+	{ "audit", cmd_audit },
+	{ "admin-token", cmd_admin_token },
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: %s [--state-dir DIR] [--passphrase-file FILE] [-v] COMMAND ...\n"
+	    "usage: %s [--config FILE] [--state-dir DIR] [--listen ADDR:PORT]\n"
+	    "          [--passphrase-file FILE] [-v] COMMAND ...\n"
 	    "\n"
-	    "commands:\n"
+	    "certificate authority:\n"
 	    "  ca init [--key-type ed25519|ecdsa-p256|ecdsa-p384|rsa-3072]\n"
 	    "          [--passphrase-file FILE]\n"
-	    "                        create the user CA and the host CA\n"
-	    "  ca show [user|host]   print the CA public key(s)\n"
+	    "                        create the user and host CAs and the "
+	    "database\n"
+	    "  ca show [user|host]   print every trusted CA public key\n"
+	    "  ca rotate user|host [--key-type TYPE]\n"
+	    "                        new signing key; the old one stays "
+	    "trusted\n"
+	    "  ca retire user|host   stop trusting the previous key\n"
 	    "  cert sign (--user NAME | --host) --principals A,B [--ttl 5m]\n"
 	    "          [--key-id ID] [--serial N] [--force-command CMD]\n"
 	    "          [--source-address CIDR,...] [--no-pty]\n"
 	    "          [--no-port-forwarding] [--no-agent-forwarding]\n"
 	    "          [--no-x11-forwarding] [--no-user-rc] PUBKEY\n"
 	    "                        sign PUBKEY, write its -cert.pub\n"
+	    "  cert revoke (--serial N | --key-id ID | --key FILE)\n"
+	    "  krl [--out FILE]      write the KRL (default DIR/krl.bin)\n"
+	    "\n"
+	    "directory:\n"
+	    "  user add NAME [--uid N] [--gid N] [--gecos TEXT] [--home DIR]\n"
+	    "          [--shell PATH] [--groups A,B] [--key FILE]\n"
+	    "  user del|disable|enable|totp NAME\n"
+	    "  user list [--json]    user show NAME [--json]\n"
+	    "  group add NAME [--gid N]    group del NAME\n"
+	    "  group member GROUP USER [--remove]    group list [--json]\n"
+	    "\n"
+	    "hosts and the API:\n"
+	    "  host token NAME [--principals A,B] [--ttl 1h] "
+	    "[--allow-groups A,B]\n"
+	    "  host list [--json]    host allow NAME --groups A,B\n"
+	    "  admin-token create|revoke NAME    admin-token list\n"
+	    "  audit [--since TIME] [--json]\n"
+	    "  serve [--threads N]   the HTTPS API (default %s)\n"
 	    "\n"
 	    "options:\n"
+	    "  --config FILE          configuration (default %s)\n"
 	    "  --state-dir DIR        state directory (default $%s or %s)\n"
+	    "  --listen ADDR:PORT     address of serve\n"
 	    "  --passphrase-file FILE passphrase of the CA private keys\n"
 	    "  -v, --verbose          say more on stderr\n"
 	    "  -h, --help             this text (COMMAND --help: that command's)\n"
 	    "      --version          print the version\n"
 	    "\nSee trasa-gateway(8).\n",
-	    cli_get_progname(), GW_STATE_DIR_ENV, GW_DEFAULT_STATE_DIR);
-}
-
-int
-gw_ca_path(const struct gw *gw, const char *name, char *buf, size_t len)
-{
-	int n;
-
-	n = snprintf(buf, len, "%s/ca%s%s", gw->state_dir,
-	    name != NULL ? "/" : "", name != NULL ? name : "");
-	if (n < 0 || (size_t)n >= len)
-		return TRASA_ERR_TOO_LONG;
-	return 0;
-}
-
-int
-gw_passphrase_read(const char *path, char **out)
-{
-	struct tbuf *b = NULL;
-	const uint8_t *p;
-	char *s = NULL;
-	size_t len;
-	int e, ret = CLI_EXIT_FAIL;
-
-	errno = 0;
-	if ((e = fileio_read(path, GW_MAX_PASSPHRASE_FILE, 0, &b)) != 0) {
-		if (e == TRASA_ERR_TOO_LONG)
-			cli_error(CLI_EXIT_FAIL, 0,
-			    "passphrase file %s: larger than %u bytes", path,
-			    GW_MAX_PASSPHRASE_FILE);
-		else
-			cli_error(CLI_EXIT_FAIL, e, "passphrase file %s", path);
-		goto out;
-	}
-	p = tbuf_ptr(b);
-	/* The first line, without its newline (and a '\r' before it). */
-	for (len = 0; len < tbuf_len(b) && p[len] != '\n'; len++)
-		;
-	if (len > 0 && p[len - 1] == '\r')
-		len--;
-	if (len == 0) {
-		cli_error(CLI_EXIT_FAIL, 0,
-		    "passphrase file %s: empty passphrase", path);
-		goto out;
-	}
-	if (memchr(p, '\0', len) != NULL) {
-		cli_error(CLI_EXIT_FAIL, 0,
-		    "passphrase file %s: holds a NUL byte", path);
-		goto out;
-	}
-	if ((s = malloc(len + 1)) == NULL) {
-		cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "passphrase file %s",
-		    path);
-		goto out;
-	}
-	memcpy(s, p, len);
-	s[len] = '\0';
-	*out = s;
-	ret = 0;
-out:
-	tbuf_free(b); /* wipes */
-	return ret;
-}
-
-void
-gw_passphrase_free(char *p)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, strlen(p));
-	free(p);
-}
-
-int
-gw_valid_name(const char *s)
-{
-	const unsigned char *c = (const unsigned char *)s;
-
-	if (*c == '\0')
-		return 0;
-	for (; *c != '\0'; c++)
-		if (*c <= ' ' || *c == ',' || *c == 0x7f)
-			return 0;
-	return 1;
+	    cli_get_progname(), GW_DEFAULT_LISTEN, GW_DEFAULT_CONFIG,
+	    GW_STATE_DIR_ENV, GW_DEFAULT_STATE_DIR);
 }
 
 int
@@ -140,21 +91,26 @@ main(int argc, char **argv)
 	enum {
 		O_STATE = 256,
 		O_PASS,
+		O_CONFIG,
+		O_LISTEN,
 		O_VERSION
 	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "passphrase-file", required_argument, NULL, O_PASS },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct gw gw = { NULL, NULL };
+	struct gw gw;
 	const char *env;
 	size_t i;
-	int c;
+	int c, ret;
 
+	memset(&gw, 0, sizeof(gw));
 	cli_set_progname("trasa-gateway");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hv", opts, NULL)) != -1) {
@@ -166,6 +122,8 @@ main(int argc, char **argv)
 			gw.state_dir = optarg;
 			break;
 		case O_PASS: gw.passphrase_file = optarg; break;
+		case O_CONFIG: gw.config_path = optarg; break;
+		case O_LISTEN: gw.listen = optarg; break;
 		case 'h': usage(stdout); return CLI_EXIT_OK;
 		case 'v': cli_set_verbose(1); break;
 		case O_VERSION:
@@ -175,17 +133,31 @@ main(int argc, char **argv)
 		default: return cli_bad_option(NULL, c, argv);
 		}
 	}
-	if (gw.state_dir == NULL) {
-		env = getenv(GW_STATE_DIR_ENV);
-		gw.state_dir =
-		    env != NULL && *env != '\0' ? env : GW_DEFAULT_STATE_DIR;
-	}
 	if (optind >= argc)
 		return cli_usage_error(NULL, "no command given");
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[optind], commands[i].name) == 0)
-			return commands[i].fn(&gw, argc - optind,
-			    argv + optind);
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0]))
+		return cli_usage_error(NULL, "unknown command '%s'",
+		    argv[optind]);
+	if ((ret = gw_config_load(gw.config_path, &gw.cfg)) != 0)
+		return ret;
+	/* Command line, then environment, then config, then default. */
+	if (gw.state_dir == NULL) {
+		env = getenv(GW_STATE_DIR_ENV);
+		if (env != NULL && *env != '\0')
+			gw.state_dir = env;
+		else if (gw.cfg.state_dir != NULL)
+			gw.state_dir = gw.cfg.state_dir;
+		else
+			gw.state_dir = GW_DEFAULT_STATE_DIR;
 	}
-	return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
+	if (gw.passphrase_file == NULL)
+		gw.passphrase_file = gw.cfg.passphrase_file;
+	if (gw.listen == NULL)
+		gw.listen = gw.cfg.listen;
+	ret = commands[i].fn(&gw, argc - optind, argv + optind);
+	gw_config_free(&gw.cfg);
+	return ret;
 }

@@ -6,6 +6,9 @@
 #   OUTDIR/cert/     raw certificate blobs (and a few plain key blobs)
 #   OUTDIR/krl/      binary KRLs: ssh-keygen -k with every section type,
 #                    plus extension and signature sections built here
+#   OUTDIR/api/      HTTPS API request bodies for fuzz_api.c: the first
+#                    byte picks the endpoint, placeholders (@TOKEN@...)
+#                    are filled in by the harness
 #   OUTDIR/privkey/  private keys: openssh-key-v1, PKCS#8 (plain and
 #                    encrypted with passphrase "x"), traditional PEM
 #
@@ -20,7 +23,7 @@ out=$1
 keygen=${SSH_KEYGEN:-ssh-keygen}
 openssl=${OPENSSL:-openssl}
 
-mkdir -p "$out/pubkey" "$out/cert" "$out/krl" "$out/privkey"
+mkdir -p "$out/pubkey" "$out/cert" "$out/krl" "$out/privkey" "$out/api"
 work=$(mktemp -d "${TMPDIR:-/tmp}/trasa-corpus.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 1' HUP INT TERM
@@ -416,5 +419,80 @@ done
 "$openssl" pkcs8 -topk8 -scrypt -scrypt_N 1024 -scrypt_r 8 -scrypt_p 1 \
     -passout pass:x -in "$work/p8-ed25519" \
     -out "$out/privkey/pkcs8-enc-scrypt" 2>/dev/null
+
+
+# --------------------------------------------------------------- API bodies
+# fuzz_api.c (keep in sync): byte 0 bits 0-1 pick the endpoint (0 enroll,
+# 1 certs/user, 2 renew, 3 auth/agent/nix), bit 2 drops the admin token.
+# Users "fuzz" (TOTP secret set) and "off" (disabled); host "fuzzhost"
+# enrolled with credential FUZZ_CRED; @TOKEN@ is a fresh token for
+# "fuzzhost2" allowing fuzzhost2.example.com and 192.0.2.7.
+fuzz_cred=fuzz-host-credential-AAAAAAAAAAAAAAAAAAAAAA
+publine() {
+	awk '{ printf "%s %s", $1, $2 }' "$1"
+}
+api() {
+	local name=$1 byte=$2
+	shift 2
+	{
+		printf "\\x$byte"
+		printf '%s' "$*"
+	} >"$out/api/$name"
+}
+ed=$(publine "$work/ed25519.pub")
+ec=$(publine "$work/ecdsa-256.pub")
+rsa=$(publine "$work/rsa-2048.pub")
+weak=$(publine "$work/rsa-1024.pub")
+certline=$(publine "$work/c-u-ed25519-ed25519-cert.pub")
+api enroll-ok 00 '{"token": "@TOKEN@", "hostname": "fuzzhost2",' \
+    '"principals": ["fuzzhost2", "fuzzhost2.example.com", "192.0.2.7"],' \
+    "\"public_key\": \"$ed\"}"
+api enroll-default 00 '{"token": "@TOKEN@", "hostname": "fuzzhost2",' \
+    "\"public_key\": \"$ec root@fuzzhost2\"}"
+api enroll-badprinc 00 '{"token": "@TOKEN@", "hostname": "fuzzhost2",' \
+    "\"principals\": [\"other\"], \"public_key\": \"$rsa\"}"
+api enroll-badhost 00 '{"token": "@TOKEN@", "hostname": "fuzzhost",' \
+    "\"public_key\": \"$ed\"}"
+api enroll-badtoken 00 '{"token": "nope", "hostname": "fuzzhost2",' \
+    "\"public_key\": \"$ed\"}"
+api enroll-weak 00 '{"token": "@TOKEN@", "hostname": "fuzzhost2",' \
+    "\"public_key\": \"$weak\"}"
+api user-ok 01 "{\"user\": \"fuzz\", \"public_key\": \"$ed\"," \
+    '"principals": ["fuzz", "root"], "ttl": 120}'
+api user-rsa 01 "{\"user\":\"fuzz\",\"public_key\":\"$rsa\"}"
+api user-ecdsa 01 "{\"user\": \"fuzz\", \"public_key\": \"$ec\", \"ttl\": 1}"
+api user-disabled 01 "{\"user\": \"off\", \"public_key\": \"$ed\"}"
+api user-unknown 01 "{\"user\": \"nobody\", \"public_key\": \"$ed\"}"
+api user-noauth 05 "{\"user\": \"fuzz\", \"public_key\": \"$ed\"}"
+api user-cert 01 "{\"user\": \"fuzz\", \"public_key\": \"$certline\"}"
+api user-weak 01 "{\"user\": \"fuzz\", \"public_key\": \"$weak\"}"
+api user-ctrl 01 "{\"user\": \"fuzz\", \"public_key\": \"$ed\"," \
+    '"principals": ["a\u0001b", "c d", "e,f", "\u00e9t\u00e9"]}'
+api user-types 01 '{"user": ["fuzz"], "public_key": null, "ttl": "300",' \
+    '"principals": [1, true, {}], "extra": 1.5e300}'
+api user-ttl 01 "{\"user\": \"fuzz\", \"public_key\": \"$ed\"," \
+    '"ttl": 99999999999999999999}'
+api user-deep 01 '{"user": [[[[[[[[[[[[[[[[[[[[[[["fuzz"]]]]]]]]]]]]]]]]]]]]]]]}'
+api user-trailing 01 "{\"user\": \"fuzz\", \"public_key\": \"$ed\"} {}"
+api renew-ok 02 '{"hostname": "fuzzhost", "challenge": "@CHAL@",' \
+    '"signature": "@SIG@"}'
+api renew-badsig 02 '{"hostname": "fuzzhost", "challenge": "@CHAL@",' \
+    '"signature": "AAAAC3NzaC1lZDI1NTE5AAAAQA=="}'
+api renew-unknown 02 '{"hostname": "nohost", "challenge": "x",' \
+    '"signature": "@SIG@"}'
+api nix-ok 03 '{"serviceID": "fuzzhost",' \
+    "\"serviceKey\": \"$fuzz_cred\", \"user\": \"root\"," \
+    '"trasaID": "fuzz", "totpCode": "@TOTP@", "userIP": "192.0.2.9",' \
+    '"hostname": "fuzzhost"}'
+api nix-badcode 03 '{"serviceID": "fuzzhost",' \
+    "\"serviceKey\": \"$fuzz_cred\", \"trasaID\": \"fuzz\"," \
+    '"totpCode": "000000"}'
+api nix-badkey 03 '{"serviceID": "fuzzhost", "serviceKey": "x",' \
+    '"trasaID": "fuzz", "totpCode": "@TOTP@"}'
+api nix-disabled 03 '{"serviceID": "fuzzhost",' \
+    "\"serviceKey\": \"$fuzz_cred\", \"trasaID\": \"off\"," \
+    '"totpCode": "@TOTP@"}'
+api empty 03 ''
+api notjson 00 'token=x&hostname=y'
 
 exit 0

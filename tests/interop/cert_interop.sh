@@ -115,7 +115,7 @@ for t in $CA_TYPES; do
 		    fail "ssh-keygen -L refused our $t-signed $s host certificate"
 		has "$d/L" "Type: $(cert_name "$s") host certificate"
 		has "$d/L" "Signing CA: $(echo "${t%%-*}" | tr a-z A-Z) $hfp (using $alg)"
-		has "$d/L" "Key ID: \"trasa-host:$s.example.org\""
+		has "$d/L" "Key ID: \"trasa-host:$s.example.org:"
 		has "$d/L" "                $s.example.org"
 		has "$d/L" "                alias-$s"
 		has "$d/L" "Critical Options: (none)"

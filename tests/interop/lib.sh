@@ -274,3 +274,60 @@ flip_byte()
 	    dd of="$1" bs=1 seek="$2" conv=notrunc status=none ||
 	    fail "flip_byte: dd $1"
 }
+
+# ---------------------------------------------------------------- gateway
+#
+#   start_gateway STATE PORT LOG [CONFIG]
+#                             # starts "$GW [--config CONFIG] --state-dir
+#                             # STATE --listen 127.0.0.1:PORT serve" in the
+#                             # background and waits (bounded, 15 s) until
+#                             # https://127.0.0.1:PORT/v1/ca/user answers
+#                             # 200 with STATE/tls/cert.pem as the trusted
+#                             # certificate; sets GW_PID. The EXIT trap
+#                             # stops it (by pid) like a test sshd.
+#   stop_gateway PID          # SIGTERM (then SIGKILL after 5 s) and wait
+#   gw_url PORT PATH          # prints https://127.0.0.1:PORT/PATH
+#
+# GW must name the trasa-gateway binary (need_tools sets it). When CONFIG
+# is not given the gateway gets an empty private configuration file, so a
+# /etc/trasa/gateway.conf on the machine never changes a test.
+
+gw_url()
+{
+	printf 'https://127.0.0.1:%s/%s' "$1" "${2#/}"
+}
+
+start_gateway()
+{
+	local state=$1 port=$2 log=$3 config=${4:-} code
+
+	[ -n "${GW:-}" ] && [ -x "$GW" ] || fail "start_gateway: GW not set"
+	if [ -z "$config" ]; then
+		config=$state.gateway.conf
+		: >"$config"
+	fi
+	"$GW" --config "$config" --state-dir "$state" \
+	    --listen "127.0.0.1:$port" serve </dev/null >>"$log" 2>&1 &
+	GW_PID=$!
+	LIB_PIDS+=("$GW_PID")
+	for _ in $(seq 1 150); do
+		if ! kill -0 "$GW_PID" 2>/dev/null; then
+			tail -n 20 "$log" >&2 2>/dev/null || true
+			fail "trasa-gateway exited at start (state $state)"
+		fi
+		if [ -s "$state/tls/cert.pem" ]; then
+			code=$(curl -s -o /dev/null -w '%{http_code}' \
+			    --max-time 2 --cacert "$state/tls/cert.pem" \
+			    "$(gw_url "$port" /v1/ca/user)" 2>/dev/null) || true
+			[ "$code" = 200 ] && return 0
+		fi
+		sleep 0.1
+	done
+	tail -n 20 "$log" >&2 2>/dev/null || true
+	fail "trasa-gateway did not answer on 127.0.0.1:$port within 15 s"
+}
+
+stop_gateway()
+{
+	stop_sshd "$1"
+}

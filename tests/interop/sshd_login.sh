@@ -74,10 +74,12 @@ log_since()
 }
 
 # expect_ok WHAT DIR KEY [KEYID]: login must succeed and sshd must log the
-# certificate it accepted (key ID "trasa:USER" unless given).
+# certificate it accepted (key ID KEYID, else "trasa:USER:SERIAL").
 expect_ok()
 {
-	local what=$1 d=$2 key=$3 id=${4:-trasa:$ME} n
+	local what=$1 d=$2 key=$3 id=${4:+$4\"} n
+
+	[ -n "$id" ] || id="trasa:$ME:"
 
 	n=$(wc -l <"$d/sshd.log")
 	if ! login "$d/known_hosts" "$key" "$(cat "$d/port")"; then
@@ -85,8 +87,8 @@ expect_ok()
 		tail -n 15 "$d/sshd.log" >&2
 		fail "$what: login refused"
 	fi
-	log_since "$d/sshd.log" "$n" "Accepted certificate ID \"$id\"" ||
-	    fail "$what: no 'Accepted certificate ID \"$id\"' in sshd log"
+	log_since "$d/sshd.log" "$n" "Accepted certificate ID \"$id" ||
+	    fail "$what: no 'Accepted certificate ID \"$id' in sshd log"
 	pass "$what"
 }
 
