@@ -59,10 +59,6 @@
 #define CT_OCTET "application/octet-stream"
 #define CT_ZIP "application/zip"
 
-/* ca.c: the CA passphrase from the file, else the systemd credential
- * trasa-ca-passphrase, else none (*out NULL); prints why on failure. */
-int gw_ca_passphrase(const char *file, char **out);
-
 enum {
 	CA_USER = 0,
 	CA_HOST = 1
@@ -2196,7 +2192,8 @@ h_hostcert_zip(struct rq *r, const char *host)
 	z.p = NULL;
 	if (hlen <= sizeof(r->resp->disposition) - 40)
 		snprintf(r->resp->disposition, sizeof(r->resp->disposition),
-		    "attachment; filename=\"hostcert-%s.zip\"", host);
+		    "attachment; filename=\"hostcert-%.*s.zip\"",
+		    (int)(sizeof(r->resp->disposition) - 40), host);
 	else
 		snprintf(r->resp->disposition, sizeof(r->resp->disposition),
 		    "attachment; filename=\"hostcert.zip\"");

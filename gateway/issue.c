@@ -80,9 +80,15 @@ random_serial(uint64_t *out)
 {
 	uint64_t v = 0;
 
-	while (v == 0)
+	/*
+	 * 53 random bits: serials stay exact as JSON numbers (doubles in
+	 * most clients, jq included); uniqueness comes from the database.
+	 */
+	while (v == 0) {
 		if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
 			return TRASA_ERR_CRYPTO;
+		v &= (UINT64_C(1) << 53) - 1;
+	}
 	*out = v;
 	return 0;
 }

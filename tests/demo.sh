@@ -166,7 +166,7 @@ grep -m 1 'Accepted certificate ID "trasa:alice' "$T/sshd.log" ||
     fail "sshd did not log alice's certificate"
 
 step "Stop the gateway"
-stop_gateway "$GW_PID"
+stop_gateway "$GW_PID" "$T/gateway.log"
 echo "trasa-gateway stopped"
 
 step "Clean up"

@@ -192,6 +192,7 @@ expect_refused "certificate revoked through /v1/krl" "$T/u1" \
 expect_login "unrevoked certificate still logs in" "$T/u2" "trasa:alice:$SERIAL_u2"
 
 stop_sshd "$SSHD_PID"
-stop_gateway "$GW_PID"
+stop_gateway "$GW_PID" "$T/gw.log"
+[ "$GW_STOP_STATUS" = 0 ] || fail "trasa-gateway on SIGTERM: exit $GW_STOP_STATUS, want 0"
 info "gateway_sshd: all cases passed"
 exit 0

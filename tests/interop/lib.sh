@@ -285,7 +285,10 @@ flip_byte()
 #                             # 200 with STATE/tls/cert.pem as the trusted
 #                             # certificate; sets GW_PID. The EXIT trap
 #                             # stops it (by pid) like a test sshd.
-#   stop_gateway PID          # SIGTERM (then SIGKILL after 5 s) and wait
+#   stop_gateway PID [LOG]    # SIGTERM (then SIGKILL after 5 s) and wait;
+#                             # GW_STOP_STATUS: its exit status, "timeout"
+#                             # or "dead" (had exited before); with LOG,
+#                             # fails when LOG holds a sanitizer report
 #   gw_url PORT PATH          # prints https://127.0.0.1:PORT/PATH
 #
 # GW must name the trasa-gateway binary (need_tools sets it). When CONFIG
@@ -329,5 +332,32 @@ start_gateway()
 
 stop_gateway()
 {
-	stop_sshd "$1"
+	local pid=$1 log=${2:-} rc=0 p keep=()
+
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid" 2>/dev/null || true
+			{ wait "$pid"; } 2>/dev/null || true
+			GW_STOP_STATUS=timeout
+		else
+			{ wait "$pid"; } 2>/dev/null || rc=$?
+			GW_STOP_STATUS=$rc
+		fi
+	else
+		{ wait "$pid"; } 2>/dev/null || true
+		GW_STOP_STATUS=dead
+	fi
+	for p in "${LIB_PIDS[@]}"; do
+		[ "$p" = "$pid" ] || keep+=("$p")
+	done
+	LIB_PIDS=("${keep[@]}")
+	if [ -n "$log" ] && grep -qE 'Sanitizer|runtime error:' "$log" 2>/dev/null; then
+		grep -A 30 -E 'Sanitizer|runtime error:' "$log" | head -n 60 >&2
+		fail "trasa-gateway: sanitizer report in $log"
+	fi
 }

@@ -85,13 +85,11 @@ struct call {
 	const char *args[2 * MAXKV]; /* name, value pairs, NULL-ended */
 };
 
-static char authbuf[8][128];
-
 /* Run one request; the caller frees resp->body. */
 static void
 run(const struct call *c, struct gw_resp *resp)
 {
-	static int slot;
+	char auth[128];
 	struct fake f;
 	struct gw_req req;
 	size_t i;
@@ -99,11 +97,9 @@ run(const struct call *c, struct gw_resp *resp)
 	memset(&f, 0, sizeof(f));
 	memset(&req, 0, sizeof(req));
 	if (c->bearer != NULL) {
-		char *a = authbuf[slot++ % 8];
-
-		snprintf(a, 128, "Bearer %s", c->bearer);
+		snprintf(auth, sizeof(auth), "Bearer %s", c->bearer);
 		f.hname[f.nh] = "Authorization";
-		f.hval[f.nh++] = a;
+		f.hval[f.nh++] = auth;
 	}
 	if (c->inm != NULL) {
 		f.hname[f.nh] = "If-None-Match";
