@@ -42,9 +42,10 @@ struct gw_resp {
 
 /*
  * The serving context: configuration, state directory, CA keys (read at
- * start and again whenever the files under STATE/ca change, so `ca rotate`
- * takes effect without a restart) and one database connection per
- * serving thread (opened on first use). gw must outlive it.
+ * start and again within a second of a change under STATE/ca, so `ca
+ * rotate` takes effect without a restart), one database connection per
+ * serving thread (opened on first use) and a thread that checkpoints the
+ * database's WAL in the background. gw must outlive it.
  */
 int gw_api_new(const struct gw *gw, struct gw_api **out);
 void gw_api_free(struct gw_api *api);

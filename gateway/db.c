@@ -698,7 +698,7 @@ out:
 }
 
 static int
-setup(struct gw_db *db)
+setup(struct gw_db *db, int flags)
 {
 	sqlite3_stmt *s = NULL;
 	uint64_t version = 0;
@@ -731,6 +731,10 @@ setup(struct gw_db *db)
 		"PRAGMA wal_autocheckpoint = 10000;"
 		"PRAGMA journal_size_limit = 67108864;",
 		NULL, NULL, NULL) != SQLITE_OK)
+		return set_err(db, "setting pragmas");
+	if ((flags & GW_DB_NO_AUTOCHECKPOINT) &&
+	    sqlite3_exec(db->h, "PRAGMA wal_autocheckpoint = 0;", NULL, NULL,
+		NULL) != SQLITE_OK)
 		return set_err(db, "setting pragmas");
 
 	if ((e = schema_version(db, &have, &version)) != 0)
@@ -815,7 +819,7 @@ gw_db_open(const char *state_dir, int flags, struct gw_db **out)
 		ret = TRASA_ERR_IO;
 		goto out;
 	}
-	if ((e = setup(db)) != 0) {
+	if ((e = setup(db, flags)) != 0) {
 		cli_error(0, 0, "%s: %s", path, db->err);
 		ret = e;
 		goto out;
@@ -827,6 +831,33 @@ out:
 	gw_db_close(db);
 	free(path);
 	return ret;
+}
+
+int
+gw_db_checkpoint(struct gw_db *db)
+{
+	int rc;
+
+	if (db == NULL)
+		return TRASA_ERR_INVALID_ARG;
+	/*
+	 * First the bulk, while this process goes on writing; then, with
+	 * this process's writers held back, the few frames written
+	 * meanwhile: the WAL is then wholly copied, and the next commit
+	 * starts it again from the beginning (a WAL that only grows makes
+	 * every read slower).
+	 */
+	rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL);
+	if (rc == SQLITE_OK) {
+		pthread_mutex_lock(&write_lock);
+		rc = sqlite3_wal_checkpoint_v2(db->h, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_unlock(&write_lock);
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+		return set_err(db, "checkpoint");
+	return 0;
 }
 
 void

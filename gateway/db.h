@@ -36,6 +36,10 @@ struct gw_db;
 
 /* gw_db_open() flags. */
 #define GW_DB_CREATE 0x01 /* create STATE/gateway.db when missing */
+/* No checkpoint inside a commit (the WAL is copied into the database by
+ * gw_db_checkpoint(), called from a background thread): no request waits
+ * for a checkpoint's fsyncs. */
+#define GW_DB_NO_AUTOCHECKPOINT 0x02
 
 /*
  * Open (and with GW_DB_CREATE create, mode 0600) STATE/gateway.db, set
@@ -44,6 +48,9 @@ struct gw_db;
  */
 int gw_db_open(const char *state_dir, int flags, struct gw_db **out);
 void gw_db_close(struct gw_db *db);
+/* Copy what the WAL holds into the database as far as it can without
+ * waiting for readers or writers (a passive checkpoint). */
+int gw_db_checkpoint(struct gw_db *db);
 /* SQLite's last message on this connection ("" when none). */
 const char *gw_db_errmsg(const struct gw_db *db);
 

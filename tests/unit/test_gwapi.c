@@ -455,6 +455,50 @@ test_cert_user(void **unused)
 	sshkey_free(subj);
 }
 
+/*
+ * A revoked admin token and a disabled user are refused within the
+ * threads' cache time (1 s): at the latest two seconds later.
+ */
+static void
+test_cert_user_revocation_is_prompt(void **unused)
+{
+	struct call c = { "POST", "/v1/certs/user", NULL, NULL, NULL,
+		{ NULL } };
+	struct gw_db *db = NULL;
+	struct json_object *o;
+	uint8_t hash[32];
+	char tok[44], body[4096], *pub;
+
+	(void)unused;
+	pub = new_pubkey(NULL);
+	assert_int_equal(gw_db_open(state, 0, &db), 0);
+	assert_int_equal(gw_secret_new(tok, hash), 0);
+	assert_int_equal(gw_db_admin_token_add(db, "shortlived", hash), 0);
+	snprintf(body, sizeof(body),
+	    "{\"user\": \"alice\", \"public_key\": \"%s\"}", pub);
+	c.body = body;
+	c.bearer = tok;
+	o = expect_ok(&c);
+	json_object_put(o);
+	assert_int_equal(gw_db_admin_token_revoke(db, "shortlived"), 0);
+	sleep(2);
+	expect_error(&c, 401, NULL, "revoked");
+
+	/* The same for a user disabled after a certificate. */
+	c.bearer = admin_tok;
+	o = expect_ok(&c);
+	json_object_put(o);
+	assert_int_equal(gw_db_user_set_disabled(db, "alice", 1), 0);
+	sleep(2);
+	expect_error(&c, 403, "user", "disabled");
+	assert_int_equal(gw_db_user_set_disabled(db, "alice", 0), 0);
+	sleep(2);
+	o = expect_ok(&c);
+	json_object_put(o);
+	gw_db_close(db);
+	free(pub);
+}
+
 static void
 test_cert_user_errors(void **unused)
 {
@@ -1454,6 +1498,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_distribution),
 		cmocka_unit_test(test_cert_user),
+		cmocka_unit_test(test_cert_user_revocation_is_prompt),
 		cmocka_unit_test(test_cert_user_errors),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_enroll),
