@@ -96,10 +96,11 @@ struct file_stamp {
 };
 
 /*
- * What a thread remembers of its last admin token and last user, for at
- * most CACHE_SECONDS: a revoked admin token or a disabled user is refused
- * within that time (the hot path of /v1/certs/user then reads nothing
- * but writes the certificate).
+ * What a thread remembers of its last admin token, user, host credential
+ * and the directory's generation, for at most CACHE_SECONDS: a revoked
+ * admin token or a disabled user is refused, and a directory change is
+ * seen, within that time (the hot path of /v1/certs/user then reads
+ * nothing but writes the certificate; a directory 304 reads nothing).
  */
 #define CACHE_SECONDS 1
 
@@ -110,12 +111,16 @@ struct tctx {
 	struct json_tokener *tok;
 	struct tctx *prev, *next;
 
-	uint8_t admin_hash[32];
-	char admin_name[MAX_NAME + 1];
-	uint64_t admin_until; /* 0: nothing remembered */
+	struct remembered {
+		uint8_t hash[32]; /* of the admin token, host credential */
+		char name[MAX_NAME + 1];
+		uint64_t until; /* 0: nothing remembered */
+	} known[2];		/* by enum who */
 	char user_name[MAX_NAME + 1];
 	int user_disabled;
 	uint64_t user_until;
+	uint64_t dir_gen; /* the directory's generation */
+	uint64_t dir_until;
 };
 
 struct gw_api {
@@ -916,10 +921,21 @@ bearer(const struct rq *r, size_t *len)
 	return h;
 }
 
-/* Admin authentication; fills r->actor. -1 with resp set on failure. */
-static int
-auth_admin(struct rq *r, const char *event)
+/*
+ * Bearer authentication of an admin (WHO_ADMIN: an admin token) or a host
+ * (WHO_HOST: its credential): fills r->actor ("admin:NAME", "host:NAME")
+ * and returns the name (the thread's copy, valid until its next request).
+ * NULL with the response set on failure.
+ */
+enum who {
+	WHO_ADMIN,
+	WHO_HOST
+};
+
+static const char *
+authenticate(struct rq *r, const char *event, enum who who)
 {
+	struct remembered *m = &r->t->known[who];
 	uint8_t hash[32];
 	const char *tok;
 	char *name = NULL;
@@ -931,68 +947,68 @@ auth_admin(struct rq *r, const char *event)
 		    r->req->peer != NULL ? r->req->peer : "?");
 		resp_error(r->resp, 401, NULL,
 		    "missing Authorization: Bearer token");
-		return -1;
+		return NULL;
 	}
 	gw_secret_hash(tok, len, hash);
-	if (r->now < r->t->admin_until &&
-	    CRYPTO_memcmp(hash, r->t->admin_hash, sizeof(hash)) == 0) {
-		snprintf(r->actor, sizeof(r->actor), "admin:%s",
-		    r->t->admin_name);
-		return 0;
+	if (r->now >= m->until ||
+	    CRYPTO_memcmp(hash, m->hash, sizeof(hash)) != 0) {
+		if (who == WHO_ADMIN)
+			e = gw_db_admin_token_check(r->t->db, hash, &name);
+		else
+			e = gw_db_host_by_credential(r->t->db, hash, r->now,
+			    &name);
+		if (e == TRASA_ERR_NOT_FOUND) {
+			audit(r, event, "",
+			    who == WHO_ADMIN ? "bad admin token" :
+					       "bad host credential",
+			    "peer %s",
+			    r->req->peer != NULL ? r->req->peer : "?");
+			resp_error(r->resp, 401, NULL,
+			    who == WHO_ADMIN ?
+				"unknown or revoked admin token" :
+				"unknown host credential");
+			return NULL;
+		}
+		if (e != 0) {
+			fail_db(r, e,
+			    who == WHO_ADMIN ? "admin token" :
+					       "host credential");
+			return NULL;
+		}
+		m->until = 0;
+		if (strlen(name) >= sizeof(m->name)) {
+			free(name);
+			resp_error(r->resp, 500, NULL, "internal error");
+			return NULL;
+		}
+		memcpy(m->hash, hash, sizeof(hash));
+		strcpy(m->name, name);
+		m->until = r->now + CACHE_SECONDS;
+		free(name);
 	}
-	e = gw_db_admin_token_check(r->t->db, hash, &name);
-	if (e == TRASA_ERR_NOT_FOUND) {
-		audit(r, event, "", "bad admin token", "peer %s",
-		    r->req->peer != NULL ? r->req->peer : "?");
-		resp_error(r->resp, 401, NULL,
-		    "unknown or revoked admin token");
-		return -1;
-	}
-	if (e != 0) {
-		fail_db(r, e, "admin token");
-		return -1;
-	}
-	snprintf(r->actor, sizeof(r->actor), "admin:%s", name);
-	if (strlen(name) < sizeof(r->t->admin_name)) {
-		memcpy(r->t->admin_hash, hash, sizeof(hash));
-		strcpy(r->t->admin_name, name);
-		r->t->admin_until = r->now + CACHE_SECONDS;
-	}
-	free(name);
-	return 0;
+	snprintf(r->actor, sizeof(r->actor), "%s:%s",
+	    who == WHO_ADMIN ? "admin" : "host", m->name);
+	return m->name;
+}
+
+static int
+auth_admin(struct rq *r, const char *event)
+{
+	return authenticate(r, event, WHO_ADMIN) != NULL ? 0 : -1;
 }
 
 /* Host authentication by credential; *name_out is malloc'd. */
 static int
 auth_host(struct rq *r, const char *event, char **name_out)
 {
-	uint8_t hash[32];
-	const char *tok;
-	char *name = NULL;
-	size_t len;
-	int e;
+	const char *name;
 
-	if ((tok = bearer(r, &len)) == NULL) {
-		audit(r, event, "", "missing credentials", "peer %s",
-		    r->req->peer != NULL ? r->req->peer : "?");
-		resp_error(r->resp, 401, NULL,
-		    "missing Authorization: Bearer token");
+	if ((name = authenticate(r, event, WHO_HOST)) == NULL)
+		return -1;
+	if ((*name_out = strdup(name)) == NULL) {
+		resp_error(r->resp, 500, NULL, "internal error");
 		return -1;
 	}
-	gw_secret_hash(tok, len, hash);
-	e = gw_db_host_by_credential(r->t->db, hash, r->now, &name);
-	if (e == TRASA_ERR_NOT_FOUND) {
-		audit(r, event, "", "bad host credential", "peer %s",
-		    r->req->peer != NULL ? r->req->peer : "?");
-		resp_error(r->resp, 401, NULL, "unknown host credential");
-		return -1;
-	}
-	if (e != 0) {
-		fail_db(r, e, "host credential");
-		return -1;
-	}
-	snprintf(r->actor, sizeof(r->actor), "host:%s", name);
-	*name_out = name;
 	return 0;
 }
 
@@ -1283,6 +1299,65 @@ fail_issue(struct rq *r, int e)
 		    trasa_strerror(e));
 }
 
+/*
+ * Issue a certificate for the request (gw_issue() with the user or host
+ * CA's signing key); -1 with the response set on failure.
+ */
+static int
+rq_issue(struct rq *r, enum sshcert_type type, const char *subject,
+    const struct sshkey *key, char *const *principals, size_t n, uint64_t ttl,
+    struct sshkey **cert)
+{
+	struct gw_issue_req ir;
+	struct ca_set *cs = rq_cas(r);
+	int e;
+
+	memset(&ir, 0, sizeof(ir));
+	ir.type = type;
+	ir.subject = subject;
+	ir.key = key;
+	ir.principals = principals;
+	ir.nprincipals = n;
+	ir.ttl = ttl;
+	ir.now = r->now;
+	ir.actor = r->actor;
+	e = gw_issue(r->t->db,
+	    cs->sign[type == SSHCERT_USER ? CA_USER : CA_HOST], &ir, cert);
+	if (e != 0) {
+		fail_issue(r, e);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Start the JSON answer that hands out a certificate: `{"certificate":
+ * LINE, "serial": N, "valid_before": T`; the caller adds its own members
+ * and the closing brace. -1 with the response set on failure.
+ */
+static int
+jb_cert(struct rq *r, const struct sshkey *cert, size_t extra, struct jb *jb)
+{
+	char *line = NULL;
+	int e;
+
+	if ((e = sshkey_format_public(cert, NULL, &line)) != 0) {
+		resp_error(r->resp, 500, NULL, "internal error: %s",
+		    trasa_strerror(e));
+		return -1;
+	}
+	jb_init(jb, strlen(line) + extra + 128);
+	jb_raw(jb, "{", 1);
+	jb_key(jb, "certificate", 1);
+	jb_str(jb, line);
+	jb_key(jb, "serial", 0);
+	jb_u64(jb, sshcert_serial(cert));
+	jb_key(jb, "valid_before", 0);
+	jb_u64(jb, sshcert_valid_before(cert));
+	free(line);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- ETags */
 
 /* 1 when If-None-Match names tag (quoted, e.g. "\"krl-5\"") or is "*". */
@@ -1444,11 +1519,9 @@ h_cert_user(struct rq *r)
 		NF
 	};
 	struct fval v[NF];
-	struct gw_issue_req ir;
 	struct gw_user *u = NULL;
 	struct sshkey *key = NULL, *cert = NULL;
-	struct ca_set *cs;
-	char *line = NULL, *one[1];
+	char *one[1];
 	const char *user;
 	struct jb jb;
 	uint64_t ttl;
@@ -1505,41 +1578,18 @@ h_cert_user(struct rq *r)
 		goto out;
 	}
 	one[0] = (char *)(uintptr_t)user;
-	memset(&ir, 0, sizeof(ir));
-	ir.type = SSHCERT_USER;
-	ir.subject = user;
-	ir.key = key;
-	ir.principals = v[F_PRINC].set ? v[F_PRINC].v : one;
-	ir.nprincipals = v[F_PRINC].set ? v[F_PRINC].n : 1;
-	ir.ttl = ttl;
-	ir.now = r->now;
-	ir.actor = r->actor;
-	cs = rq_cas(r);
-	if ((e = gw_issue(r->t->db, cs->sign[CA_USER], &ir, &cert)) != 0) {
-		fail_issue(r, e);
+	if (rq_issue(r, SSHCERT_USER, user, key,
+		v[F_PRINC].set ? v[F_PRINC].v : one,
+		v[F_PRINC].set ? v[F_PRINC].n : 1, ttl, &cert) != 0 ||
+	    jb_cert(r, cert, 128, &jb) != 0)
 		goto out;
-	}
-	if ((e = sshkey_format_public(cert, NULL, &line)) != 0) {
-		resp_error(r->resp, 500, NULL, "internal error: %s",
-		    trasa_strerror(e));
-		goto out;
-	}
-	jb_init(&jb, strlen(line) + 256);
-	jb_raw(&jb, "{", 1);
-	jb_key(&jb, "certificate", 1);
-	jb_str(&jb, line);
-	jb_key(&jb, "serial", 0);
-	jb_u64(&jb, sshcert_serial(cert));
 	jb_key(&jb, "key_id", 0);
 	jb_str(&jb, sshcert_key_id(cert));
 	jb_key(&jb, "valid_after", 0);
 	jb_u64(&jb, sshcert_valid_after(cert));
-	jb_key(&jb, "valid_before", 0);
-	jb_u64(&jb, sshcert_valid_before(cert));
 	jb_raw(&jb, "}\n", 2);
 	resp_jb(r->resp, 200, &jb);
 out:
-	free(line);
 	sshkey_free(cert);
 	sshkey_free(key);
 	gw_user_free(u);
@@ -1577,11 +1627,10 @@ h_enroll(struct rq *r)
 	};
 	struct fval v[NF];
 	uint8_t thash[32], chash[32];
-	char cred[44], *thost = NULL, **tprinc = NULL, *line = NULL;
-	char *keyline = NULL, *one[1];
-	size_t ntprinc = 0, i;
+	char cred[44], *thost = NULL, **tprinc = NULL;
+	char *keyline = NULL, *one[1], *const * principals;
+	size_t ntprinc = 0, i, nprincipals;
 	struct sshkey *key = NULL, *cert = NULL;
-	struct gw_issue_req ir;
 	struct ca_set *cs;
 	const char *host;
 	struct jb jb;
@@ -1648,20 +1697,11 @@ h_enroll(struct rq *r)
 		goto out;
 	}
 	one[0] = (char *)(uintptr_t)host;
-	memset(&ir, 0, sizeof(ir));
-	ir.type = SSHCERT_HOST;
-	ir.subject = host;
-	ir.key = key;
-	ir.principals = v[F_PRINC].set ? v[F_PRINC].v : one;
-	ir.nprincipals = v[F_PRINC].set ? v[F_PRINC].n : 1;
-	ir.ttl = r->cfg->host_ttl;
-	ir.now = r->now;
-	ir.actor = r->actor;
-	cs = rq_cas(r);
-	if ((e = gw_issue(r->t->db, cs->sign[CA_HOST], &ir, &cert)) != 0) {
-		fail_issue(r, e);
+	principals = v[F_PRINC].set ? v[F_PRINC].v : one;
+	nprincipals = v[F_PRINC].set ? v[F_PRINC].n : 1;
+	if (rq_issue(r, SSHCERT_HOST, host, key, principals, nprincipals,
+		r->cfg->host_ttl, &cert) != 0)
 		goto out;
-	}
 	/*
 	 * Now the token is used, atomically. When a concurrent enrolment
 	 * with the same token won, the certificate just issued has its
@@ -1669,7 +1709,7 @@ h_enroll(struct rq *r)
 	 * serials are never reused and the certificate does not leave us.
 	 */
 	e = gw_db_host_enroll(r->t->db, thash, r->now, host, keyline,
-	    ir.principals, ir.nprincipals, sshcert_serial(cert),
+	    principals, nprincipals, sshcert_serial(cert),
 	    sshcert_valid_before(cert), chash);
 	if (e == TRASA_ERR_NOT_FOUND || e == TRASA_ERR_EXPIRED ||
 	    e == TRASA_ERR_INVALID_ARG) {
@@ -1687,28 +1727,17 @@ h_enroll(struct rq *r)
 	}
 	audit(r, "host.enroll", host, "ok", "serial %" PRIu64 " peer %s",
 	    sshcert_serial(cert), r->req->peer != NULL ? r->req->peer : "?");
-	if ((e = sshkey_format_public(cert, NULL, &line)) != 0) {
-		resp_error(r->resp, 500, NULL, "internal error: %s",
-		    trasa_strerror(e));
+	cs = rq_cas(r);
+	if (jb_cert(r, cert, 512, &jb) != 0)
 		goto out;
-	}
-	jb_init(&jb, strlen(line) + 512);
-	jb_raw(&jb, "{", 1);
-	jb_key(&jb, "certificate", 1);
-	jb_str(&jb, line);
-	jb_key(&jb, "serial", 0);
-	jb_u64(&jb, sshcert_serial(cert));
 	jb_key(&jb, "user_ca_keys", 0);
 	jb_str_array(&jb, cs->lines[CA_USER], cs->ntrusted[CA_USER]);
 	jb_key(&jb, "host_credential", 0);
 	jb_str(&jb, cred);
-	jb_key(&jb, "valid_before", 0);
-	jb_u64(&jb, sshcert_valid_before(cert));
 	jb_raw(&jb, "}\n", 2);
 	resp_jb(r->resp, 200, &jb);
 out:
 	OPENSSL_cleanse(cred, sizeof(cred));
-	free(line);
 	free(keyline);
 	free(thost);
 	if (tprinc != NULL)
@@ -1796,9 +1825,6 @@ h_renew(struct rq *r)
 	struct gw_host *h = NULL;
 	struct sshkey *key = NULL, *cert = NULL;
 	struct tbuf *sig = NULL, *data = NULL;
-	struct gw_issue_req ir;
-	struct ca_set *cs;
-	char *line = NULL;
 	const char *host;
 	struct jb jb;
 	int e;
@@ -1870,20 +1896,9 @@ h_renew(struct rq *r)
 		    trasa_strerror(e));
 		goto out;
 	}
-	memset(&ir, 0, sizeof(ir));
-	ir.type = SSHCERT_HOST;
-	ir.subject = host;
-	ir.key = key;
-	ir.principals = h->principals;
-	ir.nprincipals = h->nprincipals;
-	ir.ttl = r->cfg->host_ttl;
-	ir.now = r->now;
-	ir.actor = r->actor;
-	cs = rq_cas(r);
-	if ((e = gw_issue(r->t->db, cs->sign[CA_HOST], &ir, &cert)) != 0) {
-		fail_issue(r, e);
+	if (rq_issue(r, SSHCERT_HOST, host, key, h->principals, h->nprincipals,
+		r->cfg->host_ttl, &cert) != 0)
 		goto out;
-	}
 	if ((e = gw_db_host_renewed(r->t->db, host, sshcert_serial(cert),
 		 sshcert_valid_before(cert), r->now)) != 0) {
 		fail_db(r, e, "renewal");
@@ -1891,23 +1906,11 @@ h_renew(struct rq *r)
 	}
 	audit(r, "host.renew", host, "ok", "serial %" PRIu64,
 	    sshcert_serial(cert));
-	if ((e = sshkey_format_public(cert, NULL, &line)) != 0) {
-		resp_error(r->resp, 500, NULL, "internal error: %s",
-		    trasa_strerror(e));
+	if (jb_cert(r, cert, 0, &jb) != 0)
 		goto out;
-	}
-	jb_init(&jb, strlen(line) + 128);
-	jb_raw(&jb, "{", 1);
-	jb_key(&jb, "certificate", 1);
-	jb_str(&jb, line);
-	jb_key(&jb, "serial", 0);
-	jb_u64(&jb, sshcert_serial(cert));
-	jb_key(&jb, "valid_before", 0);
-	jb_u64(&jb, sshcert_valid_before(cert));
 	jb_raw(&jb, "}\n", 2);
 	resp_jb(r->resp, 200, &jb);
 out:
-	free(line);
 	tbuf_free(sig);
 	tbuf_free(data);
 	sshkey_free(cert);
@@ -2030,9 +2033,15 @@ h_directory(struct rq *r)
 
 	if (rq_db(r) != 0 || auth_host(r, "host.directory", &name) != 0)
 		goto out;
-	if ((e = gw_db_dir_generation(r->t->db, &gen)) != 0) {
-		fail_db(r, e, "directory generation");
-		goto out;
+	if (r->now < r->t->dir_until) {
+		gen = r->t->dir_gen;
+	} else {
+		if ((e = gw_db_dir_generation(r->t->db, &gen)) != 0) {
+			fail_db(r, e, "directory generation");
+			goto out;
+		}
+		r->t->dir_gen = gen;
+		r->t->dir_until = r->now + CACHE_SECONDS;
 	}
 	snprintf(tag, sizeof(tag), "\"dir-%" PRIu64 "\"", gen);
 	if (etag_matches(r, tag)) {
@@ -2229,10 +2238,8 @@ h_hostcert_zip(struct rq *r, const char *host)
 	struct tbuf *priv = NULL;
 	struct archive *a = NULL;
 	struct zbuf z = { NULL, 0, 0 };
-	struct gw_issue_req ir;
 	char *publine = NULL, *certline = NULL, *one[1], comment[MAX_NAME + 8];
 	const char *why;
-	struct ca_set *cs;
 	size_t hlen = strlen(host);
 	int e;
 
@@ -2252,20 +2259,9 @@ h_hostcert_zip(struct rq *r, const char *host)
 		goto out;
 	}
 	one[0] = (char *)(uintptr_t)host;
-	memset(&ir, 0, sizeof(ir));
-	ir.type = SSHCERT_HOST;
-	ir.subject = host;
-	ir.key = pub;
-	ir.principals = one;
-	ir.nprincipals = 1;
-	ir.ttl = r->cfg->host_ttl;
-	ir.now = r->now;
-	ir.actor = r->actor;
-	cs = rq_cas(r);
-	if ((e = gw_issue(r->t->db, cs->sign[CA_HOST], &ir, &cert)) != 0) {
-		fail_issue(r, e);
+	if (rq_issue(r, SSHCERT_HOST, host, pub, one, 1, r->cfg->host_ttl,
+		&cert) != 0)
 		goto out;
-	}
 	if ((priv = tbuf_new()) == NULL ||
 	    (e = sshkey_private_to_openssh(k, comment, priv)) != 0 ||
 	    (e = sshkey_format_public(pub, comment, &publine)) != 0 ||

@@ -502,6 +502,8 @@ pass "directory: alice (uid $ALICE_UID), ops [alice], $ETAG_D1"
 get /v1/hosts/self/directory "$CRED" -H "If-None-Match: $ETAG_D1"
 expect 304 "directory with If-None-Match"
 gw user add bob >/dev/null || fail "user add bob failed"
+# The gateway sees a directory change within a second (PROTOCOL.md).
+sleep 2
 get /v1/hosts/self/directory "$CRED" -H "If-None-Match: $ETAG_D1"
 expect 200 "directory after user add"
 ETAG_D2=$(hdr ETag)
