@@ -497,40 +497,131 @@ free_strv(char **v, size_t n)
 	free(v);
 }
 
-/* Column 0 of every row of a bound statement, as a fresh vector (never
- * NULL on success, even when empty). */
+/*
+ * Every row of a bound statement, each read by row() into a zeroed
+ * element of size bytes of a growing array that always keeps a zeroed
+ * element past the last (so that a vector of pointers ends in NULL). The
+ * array is not NULL on success, even when empty. On failure *out and *n
+ * hold what was read (the last element perhaps half filled) for the
+ * caller to free.
+ */
+static int
+collect_rows(struct gw_db *db, sqlite3_stmt *s, size_t size,
+    int (*row)(sqlite3_stmt *, void *), void **out, size_t *n)
+{
+	unsigned char *v, *nv;
+	size_t len = 0, cap = 1;
+	int rc, ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	if ((v = calloc(cap + 1, size)) == NULL)
+		return TRASA_ERR_ALLOC;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			if ((nv = reallocarray(v, cap * 2 + 1, size)) == NULL) {
+				ret = TRASA_ERR_ALLOC;
+				break;
+			}
+			v = nv;
+			memset(v + (cap + 1) * size, 0, cap * size);
+			cap *= 2;
+		}
+		if ((ret = row(s, v + len++ * size)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = set_err(db, NULL);
+	*out = v;
+	*n = len;
+	return ret;
+}
+
+static int
+strv_row(sqlite3_stmt *s, void *elem)
+{
+	char **v = elem;
+
+	return (*v = col_dup(s, 0)) == NULL ? TRASA_ERR_ALLOC : 0;
+}
+
+/* Column 0 of every row of a bound statement, as a fresh NULL-terminated
+ * vector (not NULL, even when empty). */
 static int
 collect_strv(struct gw_db *db, sqlite3_stmt *s, char ***out, size_t *n)
 {
-	char **v = NULL, **nv;
-	size_t len = 0, cap = 0;
-	int rc, ret = TRASA_ERR_ALLOC;
+	void *v;
+	size_t len;
+	int ret;
 
-	if ((v = calloc(1, sizeof(*v))) == NULL)
-		return TRASA_ERR_ALLOC;
-	cap = 1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len + 1 >= cap) {
-			if ((nv = reallocarray(v, cap * 2, sizeof(*v))) == NULL)
-				goto out;
-			v = nv;
-			cap *= 2;
-		}
-		if ((v[len] = col_dup(s, 0)) == NULL)
-			goto out;
-		v[++len] = NULL;
-	}
-	if (rc != SQLITE_DONE) {
-		ret = set_err(db, NULL);
-		goto out;
+	if ((ret = collect_rows(db, s, sizeof(char *), strv_row, &v, &len)) !=
+	    0) {
+		free_strv(v, len);
+		return ret;
 	}
 	*out = v;
 	*n = len;
-	v = NULL;
-	ret = 0;
-out:
-	free_strv(v, len);
-	return ret;
+	return 0;
+}
+
+/* collect_strv() of statement id, bound to the text key unless NULL. */
+static int
+key_strv(struct gw_db *db, enum stid id, const char *key, char ***out,
+    size_t *n)
+{
+	sqlite3_stmt *s;
+
+	if ((s = st(db, id)) == NULL)
+		return TRASA_ERR_IO;
+	if (key != NULL)
+		bind_text(s, 1, key);
+	return collect_strv(db, s, out, n);
+}
+
+/* Step statement id, bound to the text key, to its one row: 1, 0 when
+ * there is none, or an error. */
+static int
+find_row(struct gw_db *db, enum stid id, const char *key, sqlite3_stmt **out)
+{
+	sqlite3_stmt *s;
+
+	if ((s = st(db, id)) == NULL)
+		return TRASA_ERR_IO;
+	bind_text(s, 1, key);
+	*out = s;
+	return step_row(db, s);
+}
+
+/* The text in column 0 of the one row of a bound single-statement read
+ * (no transaction); NOT_FOUND without a row. */
+static int
+read_text(struct gw_db *db, sqlite3_stmt *s, char **out)
+{
+	char *v = NULL;
+	int r;
+
+	if ((r = step_row(db, s)) == 1 && (v = col_dup(s, 0)) == NULL)
+		r = TRASA_ERR_ALLOC;
+	release(db);
+	if (r <= 0)
+		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
+	*out = v;
+	return 0;
+}
+
+/* Run statement id bound to the texts a and (unless NULL) b; a
+ * constraint failure is cerr (see step_done()). */
+static int
+run_text(struct gw_db *db, enum stid id, int cerr, const char *a, const char *b)
+{
+	sqlite3_stmt *s;
+
+	if ((s = st(db, id)) == NULL)
+		return TRASA_ERR_IO;
+	bind_text(s, 1, a);
+	if (b != NULL)
+		bind_text(s, 2, b);
+	return step_done(db, s, cerr);
 }
 
 static int
@@ -556,12 +647,23 @@ meta_get(struct gw_db *db, const char *key, uint64_t *out)
 static int
 meta_bump(struct gw_db *db, const char *key)
 {
-	sqlite3_stmt *s;
+	return run_text(db, ST_META_BUMP, 0, key, NULL);
+}
 
-	if ((s = st(db, ST_META_BUMP)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, key);
-	return step_done(db, s, 0);
+/* meta_get() on its own, for the generations (no transaction). */
+static int
+meta_read(struct gw_db *db, const char *key, uint64_t *out)
+{
+	uint64_t v = 0;
+	int e;
+
+	if (db == NULL || out == NULL)
+		return TRASA_ERR_INVALID_ARG;
+	e = meta_get(db, key, &v);
+	release(db);
+	if (e == 0)
+		*out = v;
+	return e;
 }
 
 static int
@@ -910,6 +1012,28 @@ id_mark(struct gw_db *db, int kind, uint32_t id)
 	return step_done(db, s, TRASA_ERR_EXISTS);
 }
 
+static const char *
+id_kind_name(int kind)
+{
+	return kind == ID_UID ? "uid" : "gid";
+}
+
+/* Step the range statement id (kind, lo, hi) to its row: 1, 0 or error. */
+static int
+id_range_row(struct gw_db *db, enum stid id, int kind, uint32_t lo, uint32_t hi,
+    sqlite3_stmt **out)
+{
+	sqlite3_stmt *s;
+
+	if ((s = st(db, id)) == NULL)
+		return TRASA_ERR_IO;
+	sqlite3_bind_int(s, 1, kind);
+	bind_u64(s, 2, lo);
+	bind_u64(s, 3, hi);
+	*out = s;
+	return step_row(db, s);
+}
+
 /* A never used id in lo..hi: after the highest used one, else the first
  * gap. INVALID_ARG when the range is empty or exhausted. */
 static int
@@ -921,15 +1045,10 @@ id_alloc(struct gw_db *db, int kind, uint32_t lo, uint32_t hi, uint32_t *out)
 
 	if (lo == 0 || lo > hi || hi == UINT32_MAX) {
 		snprintf(db->err, sizeof(db->err), "bad %s range %u-%u",
-		    kind == ID_UID ? "uid" : "gid", lo, hi);
+		    id_kind_name(kind), lo, hi);
 		return TRASA_ERR_INVALID_ARG;
 	}
-	if ((s = st(db, ST_ID_MAX)) == NULL)
-		return TRASA_ERR_IO;
-	sqlite3_bind_int(s, 1, kind);
-	bind_u64(s, 2, lo);
-	bind_u64(s, 3, hi);
-	if ((r = step_row(db, s)) < 0)
+	if ((r = id_range_row(db, ST_ID_MAX, kind, lo, hi, &s)) < 0)
 		return r;
 	if (r == 0 || sqlite3_column_type(s, 0) == SQLITE_NULL) {
 		*out = lo;
@@ -947,20 +1066,131 @@ id_alloc(struct gw_db *db, int kind, uint32_t lo, uint32_t hi, uint32_t *out)
 		*out = lo;
 		return 0;
 	}
-	if ((s = st(db, ST_ID_GAP)) == NULL)
-		return TRASA_ERR_IO;
-	sqlite3_bind_int(s, 1, kind);
-	bind_u64(s, 2, lo);
-	bind_u64(s, 3, hi);
-	if ((r = step_row(db, s)) < 0)
+	if ((r = id_range_row(db, ST_ID_GAP, kind, lo, hi, &s)) < 0)
 		return r;
 	if (r == 0) {
 		snprintf(db->err, sizeof(db->err), "every %s in %u-%u is taken",
-		    kind == ID_UID ? "uid" : "gid", lo, hi);
+		    id_kind_name(kind), lo, hi);
 		return TRASA_ERR_INVALID_ARG;
 	}
 	*out = (uint32_t)col_u64(s, 0);
 	return 0;
+}
+
+/* *id when given (EXISTS when ever used), else a fresh one from the
+ * configured range of its kind (cfg is then required). */
+static int
+id_choose(struct gw_db *db, const struct gw_config *cfg, int kind, uint32_t *id)
+{
+	int r, used;
+
+	if (*id == 0)
+		return kind == ID_UID ?
+		    id_alloc(db, kind, cfg->uid_min, cfg->uid_max, id) :
+		    id_alloc(db, kind, cfg->gid_min, cfg->gid_max, id);
+	if ((r = id_used(db, kind, *id, &used)) != 0)
+		return r;
+	if (used) {
+		snprintf(db->err, sizeof(db->err), "%s %u is or was taken",
+		    id_kind_name(kind), *id);
+		return TRASA_ERR_EXISTS;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- records */
+
+/*
+ * Users, groups and hosts are read alike: the row of a name (or, for
+ * users and groups, of an id), made into a record with its lists by
+ * load(), which stores a pointer to it at out; a list reads each name
+ * of the names statement in turn.
+ */
+struct rec_kind {
+	enum stid by_name, by_id, names;
+	size_t size; /* of a pointer to a record */
+	int (*load)(struct gw_db *db, sqlite3_stmt *s, void *out);
+	void (*free_list)(void *list, size_t n);
+};
+
+/* 1 when a row of the name-keyed statement id exists. */
+static int
+row_exists(struct gw_db *db, enum stid id, const char *name)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	r = find_row(db, id, name, &s);
+	if (r >= 0)
+		sqlite3_reset(s);
+	return r;
+}
+
+/* The record named name or, name NULL, numbered id. */
+static int
+rec_get_rx(struct gw_db *db, const struct rec_kind *k, const char *name,
+    uint64_t id, void *out)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if (name != NULL)
+		r = find_row(db, k->by_name, name, &s);
+	else if ((s = st(db, k->by_id)) == NULL)
+		return TRASA_ERR_IO;
+	else {
+		bind_u64(s, 1, id);
+		r = step_row(db, s);
+	}
+	if (r <= 0)
+		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
+	return k->load(db, s, out);
+}
+
+static int
+rec_get(struct gw_db *db, const struct rec_kind *k, const char *name,
+    uint64_t id, void *out)
+{
+	int e;
+
+	if ((e = rx_begin(db)) != 0)
+		return e;
+	return rx_end(db, rec_get_rx(db, k, name, id, out));
+}
+
+static int
+rec_list_rx(struct gw_db *db, const struct rec_kind *k, void **out, size_t *n)
+{
+	char **names = NULL;
+	unsigned char *list;
+	size_t i, count = 0;
+	int ret;
+
+	if ((ret = key_strv(db, k->names, NULL, &names, &count)) != 0)
+		return ret;
+	if ((list = calloc(count + 1, k->size)) == NULL)
+		ret = TRASA_ERR_ALLOC;
+	for (i = 0; list != NULL && i < count && ret == 0; i++)
+		ret = rec_get_rx(db, k, names[i], 0, list + i * k->size);
+	if (ret == 0) {
+		*out = list;
+		*n = count;
+		list = NULL;
+	}
+	k->free_list(list, count);
+	free_strv(names, count);
+	return ret;
+}
+
+/* Every record, by name, as a NULL-terminated array of pointers. */
+static int
+rec_list(struct gw_db *db, const struct rec_kind *k, void **out, size_t *n)
+{
+	int e;
+
+	if ((e = rx_begin(db)) != 0)
+		return e;
+	return rx_end(db, rec_list_rx(db, k, out, n));
 }
 
 /* ---------------------------------------------------------------- users */
@@ -991,36 +1221,30 @@ gw_user_list_free(struct gw_user **list, size_t n)
 	free(list);
 }
 
-/* 1 when a row of the name-keyed statement id exists. */
-static int
-row_exists(struct gw_db *db, enum stid id, const char *name)
-{
-	sqlite3_stmt *s;
-
-	int r;
-
-	if ((s = st(db, id)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, name);
-	r = step_row(db, s);
-	sqlite3_reset(s);
-	return r;
-}
-
 static int
 group_gid(struct gw_db *db, const char *name, uint32_t *gid)
 {
 	sqlite3_stmt *s;
 	int r;
 
-	if ((s = st(db, ST_GROUP_BY_NAME)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, name);
-	if ((r = step_row(db, s)) <= 0)
+	if ((r = find_row(db, ST_GROUP_BY_NAME, name, &s)) <= 0)
 		return r;
 	*gid = (uint32_t)col_u64(s, 1);
 	sqlite3_reset(s);
 	return 1;
+}
+
+/* NOT_FOUND, saying so, unless group name exists. */
+static int
+group_must_exist(struct gw_db *db, const char *name)
+{
+	int r;
+
+	if ((r = row_exists(db, ST_GROUP_BY_NAME, name)) == 1)
+		return 0;
+	if (r == 0)
+		snprintf(db->err, sizeof(db->err), "no group %s", name);
+	return r < 0 ? r : TRASA_ERR_NOT_FOUND;
 }
 
 static int
@@ -1038,70 +1262,58 @@ group_insert(struct gw_db *db, const char *name, uint32_t gid)
 	return step_done(db, s, TRASA_ERR_EXISTS);
 }
 
+/* The primary group of a new user: gid when an existing group's, else a
+ * new personal group NAME numbered gid (uid when 0 and free). */
 static int
-user_add_tx(struct gw_db *db, const struct gw_config *cfg,
-    const struct gw_user *u, uint32_t *uidp, uint32_t *gidp)
+user_primary_group(struct gw_db *db, const struct gw_config *cfg,
+    const char *name, uint32_t uid, uint32_t *gidp)
 {
 	sqlite3_stmt *s;
-	char *home = NULL;
-	const char *shell;
-	uint32_t uid = u->uid, gid = u->gid, g;
-	int r, used, new_group = 1, ret;
-	size_t i;
+	uint32_t gid = *gidp, g;
+	int r, used;
 
-	if ((r = row_exists(db, ST_USER_BY_NAME, u->name)) != 0)
-		return r < 0 ? r : TRASA_ERR_EXISTS;
-	/* uid */
-	if (uid != 0) {
-		if ((r = id_used(db, ID_UID, uid, &used)) != 0)
-			return r;
-		if (used) {
-			snprintf(db->err, sizeof(db->err),
-			    "uid %u is or was taken", uid);
-			return TRASA_ERR_EXISTS;
-		}
-	} else if ((r = id_alloc(db, ID_UID, cfg->uid_min, cfg->uid_max,
-			&uid)) != 0)
-		return r;
-	/* gid: an existing group, or a personal group named for the user */
 	if (gid != 0) {
 		if ((s = st(db, ST_GROUP_BY_GID)) == NULL)
 			return TRASA_ERR_IO;
 		bind_u64(s, 1, gid);
-		if ((r = step_row(db, s)) < 0)
+		if ((r = step_row(db, s)) != 0)
+			return r < 0 ? r : 0;
+		if ((r = id_used(db, ID_GID, gid, &used)) != 0)
 			return r;
-		if (r == 1)
-			new_group = 0;
-		else {
-			if ((r = id_used(db, ID_GID, gid, &used)) != 0)
-				return r;
-			if (used) {
-				snprintf(db->err, sizeof(db->err),
-				    "gid %u was taken before", gid);
-				return TRASA_ERR_EXISTS;
-			}
+		if (used) {
+			snprintf(db->err, sizeof(db->err),
+			    "gid %u was taken before", gid);
+			return TRASA_ERR_EXISTS;
 		}
 	} else {
 		if ((r = id_used(db, ID_GID, uid, &used)) != 0)
 			return r;
 		if (!used)
 			gid = uid;
-		else if ((r = id_alloc(db, ID_GID, cfg->gid_min, cfg->gid_max,
-			      &gid)) != 0)
+		else if ((r = id_choose(db, cfg, ID_GID, &gid)) != 0)
 			return r;
 	}
-	if (new_group) {
-		if ((r = group_gid(db, u->name, &g)) != 0) {
-			if (r > 0)
-				snprintf(db->err, sizeof(db->err),
-				    "a group named %s exists", u->name);
-			return r < 0 ? r : TRASA_ERR_EXISTS;
-		}
-		if ((r = group_insert(db, u->name, gid)) != 0)
-			return r;
+	if ((r = group_gid(db, name, &g)) != 0) {
+		if (r > 0)
+			snprintf(db->err, sizeof(db->err),
+			    "a group named %s exists", name);
+		return r < 0 ? r : TRASA_ERR_EXISTS;
 	}
-	if ((r = id_mark(db, ID_UID, uid)) != 0)
+	if ((r = group_insert(db, name, gid)) != 0)
 		return r;
+	*gidp = gid;
+	return 0;
+}
+
+/* The user's home and shell, with their defaults, inserted. */
+static int
+user_insert(struct gw_db *db, const struct gw_config *cfg,
+    const struct gw_user *u, uint32_t uid, uint32_t gid)
+{
+	sqlite3_stmt *s;
+	char *home = NULL;
+	const char *shell;
+	int ret;
 
 	if (u->home != NULL)
 		home = strdup(u->home);
@@ -1125,44 +1337,45 @@ user_add_tx(struct gw_db *db, const struct gw_config *cfg,
 	bind_text(s, 5, home);
 	bind_text(s, 6, shell);
 	sqlite3_bind_int(s, 7, u->disabled ? 1 : 0);
-	if ((ret = step_done(db, s, TRASA_ERR_EXISTS)) != 0)
-		goto out;
-	for (i = 0; i < u->ngroups; i++) {
-		if ((r = row_exists(db, ST_GROUP_BY_NAME, u->groups[i])) <= 0) {
-			if (r == 0)
-				snprintf(db->err, sizeof(db->err),
-				    "no group %s", u->groups[i]);
-			ret = r < 0 ? r : TRASA_ERR_NOT_FOUND;
-			goto out;
-		}
-		if ((s = st(db, ST_MEMBER_ADD)) == NULL) {
-			ret = TRASA_ERR_IO;
-			goto out;
-		}
-		bind_text(s, 1, u->groups[i]);
-		bind_text(s, 2, u->name);
-		if ((ret = step_done(db, s, 0)) != 0)
-			goto out;
-	}
-	for (i = 0; i < u->nkeys; i++) {
-		if ((s = st(db, ST_USER_KEY_ADD)) == NULL) {
-			ret = TRASA_ERR_IO;
-			goto out;
-		}
-		bind_text(s, 1, u->name);
-		bind_text(s, 2, u->keys[i]);
-		/* the same key twice is stored once */
-		if ((ret = step_done(db, s, 1)) < 0)
-			goto out;
-	}
-	if ((ret = dir_bump(db)) != 0)
-		goto out;
-	*uidp = uid;
-	*gidp = gid;
-	ret = 0;
+	ret = step_done(db, s, TRASA_ERR_EXISTS);
 out:
 	free(home);
 	return ret;
+}
+
+static int
+user_add_tx(struct gw_db *db, const struct gw_config *cfg,
+    const struct gw_user *u, uint32_t *uidp, uint32_t *gidp)
+{
+	uint32_t uid = u->uid, gid = u->gid;
+	size_t i;
+	int r;
+
+	if ((r = row_exists(db, ST_USER_BY_NAME, u->name)) != 0)
+		return r < 0 ? r : TRASA_ERR_EXISTS;
+	if ((r = id_choose(db, cfg, ID_UID, &uid)) != 0)
+		return r;
+	if ((r = user_primary_group(db, cfg, u->name, uid, &gid)) != 0)
+		return r;
+	if ((r = id_mark(db, ID_UID, uid)) != 0)
+		return r;
+	if ((r = user_insert(db, cfg, u, uid, gid)) != 0)
+		return r;
+	for (i = 0; i < u->ngroups; i++)
+		if ((r = group_must_exist(db, u->groups[i])) != 0 ||
+		    (r = run_text(db, ST_MEMBER_ADD, 0, u->groups[i],
+			 u->name)) != 0)
+			return r;
+	/* the same key twice is stored once */
+	for (i = 0; i < u->nkeys; i++)
+		if ((r = run_text(db, ST_USER_KEY_ADD, 1, u->name,
+			 u->keys[i])) < 0)
+			return r;
+	if ((r = dir_bump(db)) != 0)
+		return r;
+	*uidp = uid;
+	*gidp = gid;
+	return 0;
 }
 
 int
@@ -1201,6 +1414,24 @@ gw_db_user_add(struct gw_db *db, const struct gw_config *cfg,
 	return e;
 }
 
+/* Delete the group name unless gid is some user's primary group: 1 when
+ * it is, else 0 (deleted) or an error (a constraint failure: cerr). */
+static int
+group_del_unused(struct gw_db *db, const char *name, uint32_t gid, int cerr)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if ((s = st(db, ST_USERS_WITH_GID)) == NULL)
+		return TRASA_ERR_IO;
+	bind_u64(s, 1, gid);
+	if ((r = step_row(db, s)) < 0)
+		return r;
+	if (r == 1 && sqlite3_column_int64(s, 0) > 0)
+		return 1;
+	return run_text(db, ST_GROUP_DEL, cerr, name, NULL);
+}
+
 static int
 user_del_tx(struct gw_db *db, const char *name)
 {
@@ -1208,35 +1439,17 @@ user_del_tx(struct gw_db *db, const char *name)
 	uint32_t gid, pg;
 	int r;
 
-	if ((s = st(db, ST_USER_BY_NAME)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, name);
-	if ((r = step_row(db, s)) <= 0)
+	if ((r = find_row(db, ST_USER_BY_NAME, name, &s)) <= 0)
 		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
 	gid = (uint32_t)col_u64(s, 2);
 	sqlite3_reset(s);
-	if ((s = st(db, ST_USER_DEL)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, name);
-	if ((r = step_done(db, s, 0)) != 0)
+	if ((r = run_text(db, ST_USER_DEL, 0, name, NULL)) != 0)
 		return r;
 	/* Its personal group goes too, unless another user's primary. */
 	if ((r = group_gid(db, name, &pg)) < 0)
 		return r;
-	if (r == 1 && pg == gid) {
-		if ((s = st(db, ST_USERS_WITH_GID)) == NULL)
-			return TRASA_ERR_IO;
-		bind_u64(s, 1, gid);
-		if ((r = step_row(db, s)) < 0)
-			return r;
-		if (r == 1 && sqlite3_column_int64(s, 0) == 0) {
-			if ((s = st(db, ST_GROUP_DEL)) == NULL)
-				return TRASA_ERR_IO;
-			bind_text(s, 1, name);
-			if ((r = step_done(db, s, 0)) != 0)
-				return r;
-		}
-	}
+	if (r == 1 && pg == gid && (r = group_del_unused(db, name, gid, 0)) < 0)
+		return r;
 	return dir_bump(db);
 }
 
@@ -1252,18 +1465,32 @@ gw_db_user_del(struct gw_db *db, const char *name)
 	return tx_end(db, user_del_tx(db, name));
 }
 
-/* Run a one-statement update keyed by name; NOT_FOUND when no row
- * changed; bump the directory generation when dir is set. */
+/* Begin a write transaction with its one statement id. */
 static int
-update_one(struct gw_db *db, sqlite3_stmt *s, int dir)
+tx_begin_st(struct gw_db *db, enum stid id, sqlite3_stmt **out)
 {
 	int e;
 
-	if ((e = step_done(db, s, 0)) != 0)
+	if ((e = tx_begin(db)) != 0)
 		return e;
-	if (sqlite3_changes(db->h) == 0)
-		return TRASA_ERR_NOT_FOUND;
-	return dir ? dir_bump(db) : 0;
+	if ((*out = st(db, id)) == NULL)
+		return tx_end(db, TRASA_ERR_IO);
+	return 0;
+}
+
+/* Run the statement of tx_begin_st(), bound, as an update that must
+ * change a row (else NOT_FOUND), bumping the directory generation when
+ * dir is set, and end the transaction. */
+static int
+tx_update_one(struct gw_db *db, sqlite3_stmt *s, int dir)
+{
+	int e;
+
+	if ((e = step_done(db, s, 0)) == 0 && sqlite3_changes(db->h) == 0)
+		e = TRASA_ERR_NOT_FOUND;
+	if (e == 0 && dir)
+		e = dir_bump(db);
+	return tx_end(db, e);
 }
 
 int
@@ -1274,28 +1501,22 @@ gw_db_user_set_disabled(struct gw_db *db, const char *name, int disabled)
 
 	if (db == NULL || !valid_user_name(name))
 		return TRASA_ERR_INVALID_ARG;
-	if ((e = tx_begin(db)) != 0)
+	if ((e = tx_begin_st(db, ST_USER_DISABLE, &s)) != 0)
 		return e;
-	if ((s = st(db, ST_USER_DISABLE)) == NULL)
-		return tx_end(db, TRASA_ERR_IO);
 	bind_text(s, 1, name);
 	sqlite3_bind_int(s, 2, disabled ? 1 : 0);
-	return tx_end(db, update_one(db, s, 1));
+	return tx_update_one(db, s, 1);
 }
 
 static int
 user_add_key_tx(struct gw_db *db, const char *name, const char *key)
 {
-	sqlite3_stmt *s;
 	int r;
 
 	if ((r = row_exists(db, ST_USER_BY_NAME, name)) <= 0)
 		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
-	if ((s = st(db, ST_USER_KEY_ADD)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, name);
-	bind_text(s, 2, key);
-	if ((r = step_done(db, s, TRASA_ERR_EXISTS)) != 0)
+	if ((r = run_text(db, ST_USER_KEY_ADD, TRASA_ERR_EXISTS, name, key)) !=
+	    0)
 		return r;
 	return dir_bump(db);
 }
@@ -1312,12 +1533,12 @@ gw_db_user_add_key(struct gw_db *db, const char *name, const char *key)
 	return tx_end(db, user_add_key_tx(db, name, key));
 }
 
-/* The user at the current row of s (ST_USER_BY_*), with groups and keys. */
+/* The user at the current row of s (ST_USER_BY_*), with groups and keys;
+ * out is a struct gw_user **. */
 static int
-user_load(struct gw_db *db, sqlite3_stmt *s, struct gw_user **out)
+user_load(struct gw_db *db, sqlite3_stmt *s, void *out)
 {
 	struct gw_user *u;
-	sqlite3_stmt *q;
 	int ret = TRASA_ERR_ALLOC;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL)
@@ -1331,112 +1552,55 @@ user_load(struct gw_db *db, sqlite3_stmt *s, struct gw_user **out)
 	u->gid = (uint32_t)col_u64(s, 2);
 	u->disabled = sqlite3_column_int(s, 6) != 0;
 	u->has_totp = sqlite3_column_int(s, 7) != 0;
-	if ((q = st(db, ST_USER_GROUPS)) == NULL) {
-		ret = TRASA_ERR_IO;
+	if ((ret = key_strv(db, ST_USER_GROUPS, u->name, &u->groups,
+		 &u->ngroups)) != 0 ||
+	    (ret = key_strv(db, ST_USER_KEYS, u->name, &u->keys, &u->nkeys)) !=
+		0)
 		goto out;
-	}
-	bind_text(q, 1, u->name);
-	if ((ret = collect_strv(db, q, &u->groups, &u->ngroups)) != 0)
-		goto out;
-	if ((q = st(db, ST_USER_KEYS)) == NULL) {
-		ret = TRASA_ERR_IO;
-		goto out;
-	}
-	bind_text(q, 1, u->name);
-	if ((ret = collect_strv(db, q, &u->keys, &u->nkeys)) != 0)
-		goto out;
-	*out = u;
+	*(struct gw_user **)out = u;
 	u = NULL;
-	ret = 0;
 out:
 	gw_user_free(u);
 	return ret;
 }
 
-static int
-user_get_rx(struct gw_db *db, const char *name, uint32_t uid,
-    struct gw_user **out)
+static void
+user_list_free(void *list, size_t n)
 {
-	sqlite3_stmt *s;
-	int r;
-
-	if ((s = st(db, name != NULL ? ST_USER_BY_NAME : ST_USER_BY_UID)) ==
-	    NULL)
-		return TRASA_ERR_IO;
-	if (name != NULL)
-		bind_text(s, 1, name);
-	else
-		bind_u64(s, 1, uid);
-	if ((r = step_row(db, s)) <= 0)
-		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
-	return user_load(db, s, out);
+	gw_user_list_free(list, n);
 }
+
+static const struct rec_kind user_kind = {
+	.by_name = ST_USER_BY_NAME,
+	.by_id = ST_USER_BY_UID,
+	.names = ST_USER_NAMES,
+	.size = sizeof(struct gw_user *),
+	.load = user_load,
+	.free_list = user_list_free,
+};
 
 int
 gw_db_user_get(struct gw_db *db, const char *name, uint32_t uid,
     struct gw_user **out)
 {
-	int e;
-
 	if (db == NULL || out == NULL)
 		return TRASA_ERR_INVALID_ARG;
 	if (name != NULL && !valid_user_name(name))
 		return TRASA_ERR_NOT_FOUND;
-	if ((e = rx_begin(db)) != 0)
-		return e;
-	return rx_end(db, user_get_rx(db, name, uid, out));
-}
-
-static int
-user_list_rx(struct gw_db *db, struct gw_user ***out, size_t *n)
-{
-	sqlite3_stmt *s;
-	struct gw_user **list = NULL;
-	char **names = NULL;
-	size_t i, count = 0;
-	int r, ret;
-
-	if ((s = st(db, ST_USER_NAMES)) == NULL)
-		return TRASA_ERR_IO;
-	if ((ret = collect_strv(db, s, &names, &count)) != 0)
-		return ret;
-	if ((list = calloc(count + 1, sizeof(*list))) == NULL) {
-		ret = TRASA_ERR_ALLOC;
-		goto out;
-	}
-	for (i = 0; i < count; i++) {
-		if ((s = st(db, ST_USER_BY_NAME)) == NULL) {
-			ret = TRASA_ERR_IO;
-			goto out;
-		}
-		bind_text(s, 1, names[i]);
-		if ((r = step_row(db, s)) <= 0) {
-			ret = r < 0 ? r : TRASA_ERR_INTERNAL;
-			goto out;
-		}
-		if ((ret = user_load(db, s, &list[i])) != 0)
-			goto out;
-	}
-	*out = list;
-	*n = count;
-	list = NULL;
-	ret = 0;
-out:
-	gw_user_list_free(list, count);
-	free_strv(names, count);
-	return ret;
+	return rec_get(db, &user_kind, name, uid, out);
 }
 
 int
 gw_db_user_list(struct gw_db *db, struct gw_user ***out, size_t *n)
 {
+	void *list;
 	int e;
 
 	if (db == NULL || out == NULL || n == NULL)
 		return TRASA_ERR_INVALID_ARG;
-	if ((e = rx_begin(db)) != 0)
-		return e;
-	return rx_end(db, user_list_rx(db, out, n));
+	if ((e = rec_list(db, &user_kind, &list, n)) == 0)
+		*out = list;
+	return e;
 }
 
 int
@@ -1449,13 +1613,11 @@ gw_db_user_set_totp(struct gw_db *db, const char *name, const uint8_t *secret,
 	if (db == NULL || !valid_user_name(name) || secret == NULL ||
 	    len == 0 || len > 1024)
 		return TRASA_ERR_INVALID_ARG;
-	if ((e = tx_begin(db)) != 0)
+	if ((e = tx_begin_st(db, ST_USER_TOTP_SET, &s)) != 0)
 		return e;
-	if ((s = st(db, ST_USER_TOTP_SET)) == NULL)
-		return tx_end(db, TRASA_ERR_IO);
 	bind_text(s, 1, name);
 	sqlite3_bind_blob(s, 2, secret, (int)len, SQLITE_STATIC);
-	return tx_end(db, update_one(db, s, 0));
+	return tx_update_one(db, s, 0);
 }
 
 static int
@@ -1466,10 +1628,7 @@ user_get_totp_rx(struct gw_db *db, const char *name, uint8_t **out, size_t *len)
 	uint8_t *v;
 	int r, n;
 
-	if ((s = st(db, ST_USER_TOTP_GET)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, name);
-	if ((r = step_row(db, s)) <= 0)
+	if ((r = find_row(db, ST_USER_TOTP_GET, name, &s)) <= 0)
 		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
 	p = sqlite3_column_blob(s, 0);
 	n = sqlite3_column_bytes(s, 0);
@@ -1527,20 +1686,11 @@ static int
 group_add_tx(struct gw_db *db, const struct gw_config *cfg, const char *name,
     uint32_t gid, uint32_t *gidp)
 {
-	int r, used;
+	int r;
 
 	if ((r = row_exists(db, ST_GROUP_BY_NAME, name)) != 0)
 		return r < 0 ? r : TRASA_ERR_EXISTS;
-	if (gid != 0) {
-		if ((r = id_used(db, ID_GID, gid, &used)) != 0)
-			return r;
-		if (used) {
-			snprintf(db->err, sizeof(db->err),
-			    "gid %u is or was taken", gid);
-			return TRASA_ERR_EXISTS;
-		}
-	} else if ((r = id_alloc(db, ID_GID, cfg->gid_min, cfg->gid_max,
-			&gid)) != 0)
+	if ((r = id_choose(db, cfg, ID_GID, &gid)) != 0)
 		return r;
 	if ((r = group_insert(db, name, gid)) != 0)
 		return r;
@@ -1571,27 +1721,18 @@ gw_db_group_add(struct gw_db *db, const struct gw_config *cfg, const char *name,
 static int
 group_del_tx(struct gw_db *db, const char *name)
 {
-	sqlite3_stmt *s;
 	uint32_t gid;
 	int r;
 
 	if ((r = group_gid(db, name, &gid)) <= 0)
 		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
-	if ((s = st(db, ST_USERS_WITH_GID)) == NULL)
-		return TRASA_ERR_IO;
-	bind_u64(s, 1, gid);
-	if ((r = step_row(db, s)) < 0)
+	if ((r = group_del_unused(db, name, gid, TRASA_ERR_EXISTS)) < 0)
 		return r;
-	if (r == 1 && sqlite3_column_int64(s, 0) > 0) {
+	if (r == 1) {
 		snprintf(db->err, sizeof(db->err),
 		    "group %s is the primary group of a user", name);
 		return TRASA_ERR_EXISTS;
 	}
-	if ((s = st(db, ST_GROUP_DEL)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, name);
-	if ((r = step_done(db, s, TRASA_ERR_EXISTS)) != 0)
-		return r;
 	return dir_bump(db);
 }
 
@@ -1610,17 +1751,13 @@ gw_db_group_del(struct gw_db *db, const char *name)
 static int
 group_member_tx(struct gw_db *db, const char *group, const char *user, int add)
 {
-	sqlite3_stmt *s;
 	int r;
 
 	if ((r = row_exists(db, ST_GROUP_BY_NAME, group)) <= 0 ||
 	    (r = row_exists(db, ST_USER_BY_NAME, user)) <= 0)
 		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
-	if ((s = st(db, add ? ST_MEMBER_ADD : ST_MEMBER_DEL)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, group);
-	bind_text(s, 2, user);
-	if ((r = step_done(db, s, 0)) != 0)
+	if ((r = run_text(db, add ? ST_MEMBER_ADD : ST_MEMBER_DEL, 0, group,
+		 user)) != 0)
 		return r;
 	if (sqlite3_changes(db->h) == 0)
 		return add ? TRASA_ERR_EXISTS : TRASA_ERR_NOT_FOUND;
@@ -1640,132 +1777,71 @@ gw_db_group_member(struct gw_db *db, const char *group, const char *user,
 	return tx_end(db, group_member_tx(db, group, user, add));
 }
 
+/* The group at the current row of s (ST_GROUP_BY_*), with its members;
+ * out is a struct gw_group **. */
 static int
-group_load(struct gw_db *db, sqlite3_stmt *s, struct gw_group **out)
+group_load(struct gw_db *db, sqlite3_stmt *s, void *out)
 {
 	struct gw_group *g;
-	sqlite3_stmt *q;
-	int ret = TRASA_ERR_ALLOC;
+	int ret;
 
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return TRASA_ERR_ALLOC;
-	if ((g->name = col_dup(s, 0)) == NULL)
-		goto out;
 	g->gid = (uint32_t)col_u64(s, 1);
-	if ((q = st(db, ST_GROUP_MEMBERS)) == NULL) {
-		ret = TRASA_ERR_IO;
-		goto out;
+	if ((g->name = col_dup(s, 0)) == NULL)
+		ret = TRASA_ERR_ALLOC;
+	else if ((ret = key_strv(db, ST_GROUP_MEMBERS, g->name, &g->members,
+		      &g->nmembers)) == 0) {
+		*(struct gw_group **)out = g;
+		g = NULL;
 	}
-	bind_text(q, 1, g->name);
-	if ((ret = collect_strv(db, q, &g->members, &g->nmembers)) != 0)
-		goto out;
-	*out = g;
-	g = NULL;
-	ret = 0;
-out:
 	gw_group_free(g);
 	return ret;
 }
 
-static int
-group_get_rx(struct gw_db *db, const char *name, uint32_t gid,
-    struct gw_group **out)
+static void
+group_list_free(void *list, size_t n)
 {
-	sqlite3_stmt *s;
-	int r;
-
-	if ((s = st(db, name != NULL ? ST_GROUP_BY_NAME : ST_GROUP_BY_GID)) ==
-	    NULL)
-		return TRASA_ERR_IO;
-	if (name != NULL)
-		bind_text(s, 1, name);
-	else
-		bind_u64(s, 1, gid);
-	if ((r = step_row(db, s)) <= 0)
-		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
-	return group_load(db, s, out);
+	gw_group_list_free(list, n);
 }
+
+static const struct rec_kind group_kind = {
+	.by_name = ST_GROUP_BY_NAME,
+	.by_id = ST_GROUP_BY_GID,
+	.names = ST_GROUP_NAMES,
+	.size = sizeof(struct gw_group *),
+	.load = group_load,
+	.free_list = group_list_free,
+};
 
 int
 gw_db_group_get(struct gw_db *db, const char *name, uint32_t gid,
     struct gw_group **out)
 {
-	int e;
-
 	if (db == NULL || out == NULL)
 		return TRASA_ERR_INVALID_ARG;
 	if (name != NULL && !valid_user_name(name))
 		return TRASA_ERR_NOT_FOUND;
-	if ((e = rx_begin(db)) != 0)
-		return e;
-	return rx_end(db, group_get_rx(db, name, gid, out));
-}
-
-static int
-group_list_rx(struct gw_db *db, struct gw_group ***out, size_t *n)
-{
-	sqlite3_stmt *s;
-	struct gw_group **list = NULL;
-	char **names = NULL;
-	size_t i, count = 0;
-	int r, ret;
-
-	if ((s = st(db, ST_GROUP_NAMES)) == NULL)
-		return TRASA_ERR_IO;
-	if ((ret = collect_strv(db, s, &names, &count)) != 0)
-		return ret;
-	if ((list = calloc(count + 1, sizeof(*list))) == NULL) {
-		ret = TRASA_ERR_ALLOC;
-		goto out;
-	}
-	for (i = 0; i < count; i++) {
-		if ((s = st(db, ST_GROUP_BY_NAME)) == NULL) {
-			ret = TRASA_ERR_IO;
-			goto out;
-		}
-		bind_text(s, 1, names[i]);
-		if ((r = step_row(db, s)) <= 0) {
-			ret = r < 0 ? r : TRASA_ERR_INTERNAL;
-			goto out;
-		}
-		if ((ret = group_load(db, s, &list[i])) != 0)
-			goto out;
-	}
-	*out = list;
-	*n = count;
-	list = NULL;
-	ret = 0;
-out:
-	gw_group_list_free(list, count);
-	free_strv(names, count);
-	return ret;
+	return rec_get(db, &group_kind, name, gid, out);
 }
 
 int
 gw_db_group_list(struct gw_db *db, struct gw_group ***out, size_t *n)
 {
+	void *list;
 	int e;
 
 	if (db == NULL || out == NULL || n == NULL)
 		return TRASA_ERR_INVALID_ARG;
-	if ((e = rx_begin(db)) != 0)
-		return e;
-	return rx_end(db, group_list_rx(db, out, n));
+	if ((e = rec_list(db, &group_kind, &list, n)) == 0)
+		*out = list;
+	return e;
 }
 
 int
 gw_db_dir_generation(struct gw_db *db, uint64_t *out)
 {
-	uint64_t v = 0;
-	int e;
-
-	if (db == NULL || out == NULL)
-		return TRASA_ERR_INVALID_ARG;
-	e = meta_get(db, "dir_generation", &v);
-	release(db);
-	if (e == 0)
-		*out = v;
-	return e;
+	return meta_read(db, "dir_generation", out);
 }
 
 /* ---------------------------------------------------------------- hosts */
@@ -1794,18 +1870,14 @@ gw_host_list_free(struct gw_host **list, size_t n)
 	free(list);
 }
 
+/* The host at the current row of s (ST_HOST_GET), with its principals
+ * and login rule; out is a struct gw_host **. */
 static int
-host_get_rx(struct gw_db *db, const char *name, struct gw_host **out)
+host_load(struct gw_db *db, sqlite3_stmt *s, void *out)
 {
 	struct gw_host *h;
-	sqlite3_stmt *s;
-	int r, ret = TRASA_ERR_ALLOC;
+	int ret = TRASA_ERR_ALLOC;
 
-	if ((s = st(db, ST_HOST_GET)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, name);
-	if ((r = step_row(db, s)) <= 0)
-		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return TRASA_ERR_ALLOC;
 	if ((h->name = col_dup(s, 0)) == NULL)
@@ -1817,125 +1889,88 @@ host_get_rx(struct gw_db *db, const char *name, struct gw_host **out)
 	h->cert_expiry = col_u64(s, 3);
 	h->enrolled = col_u64(s, 4);
 	h->last_seen = col_u64(s, 5);
-	if ((s = st(db, ST_HOST_PRINCIPALS)) == NULL) {
-		ret = TRASA_ERR_IO;
+	if ((ret = key_strv(db, ST_HOST_PRINCIPALS, h->name, &h->principals,
+		 &h->nprincipals)) != 0 ||
+	    (ret = key_strv(db, ST_HOST_ALLOW, h->name, &h->allow_groups,
+		 &h->nallow_groups)) != 0)
 		goto out;
-	}
-	bind_text(s, 1, h->name);
-	if ((ret = collect_strv(db, s, &h->principals, &h->nprincipals)) != 0)
-		goto out;
-	if ((s = st(db, ST_HOST_ALLOW)) == NULL) {
-		ret = TRASA_ERR_IO;
-		goto out;
-	}
-	bind_text(s, 1, h->name);
-	if ((ret = collect_strv(db, s, &h->allow_groups, &h->nallow_groups)) !=
-	    0)
-		goto out;
-	*out = h;
+	*(struct gw_host **)out = h;
 	h = NULL;
-	ret = 0;
 out:
 	gw_host_free(h);
 	return ret;
 }
 
+static void
+host_list_free(void *list, size_t n)
+{
+	gw_host_list_free(list, n);
+}
+
+/* Hosts have names only: no by_id. */
+static const struct rec_kind host_kind = {
+	.by_name = ST_HOST_GET,
+	.names = ST_HOST_NAMES,
+	.size = sizeof(struct gw_host *),
+	.load = host_load,
+	.free_list = host_list_free,
+};
+
 int
 gw_db_host_get(struct gw_db *db, const char *name, struct gw_host **out)
 {
-	int e;
-
 	if (db == NULL || out == NULL)
 		return TRASA_ERR_INVALID_ARG;
 	if (!valid_host_name(name))
 		return TRASA_ERR_NOT_FOUND;
-	if ((e = rx_begin(db)) != 0)
-		return e;
-	return rx_end(db, host_get_rx(db, name, out));
-}
-
-static int
-host_list_rx(struct gw_db *db, struct gw_host ***out, size_t *n)
-{
-	sqlite3_stmt *s;
-	struct gw_host **list = NULL;
-	char **names = NULL;
-	size_t i, count = 0;
-	int ret;
-
-	if ((s = st(db, ST_HOST_NAMES)) == NULL)
-		return TRASA_ERR_IO;
-	if ((ret = collect_strv(db, s, &names, &count)) != 0)
-		return ret;
-	if ((list = calloc(count + 1, sizeof(*list))) == NULL) {
-		ret = TRASA_ERR_ALLOC;
-		goto out;
-	}
-	for (i = 0; i < count; i++)
-		if ((ret = host_get_rx(db, names[i], &list[i])) != 0)
-			goto out;
-	*out = list;
-	*n = count;
-	list = NULL;
-	ret = 0;
-out:
-	gw_host_list_free(list, count);
-	free_strv(names, count);
-	return ret;
+	return rec_get(db, &host_kind, name, 0, out);
 }
 
 int
 gw_db_host_list(struct gw_db *db, struct gw_host ***out, size_t *n)
 {
+	void *list;
 	int e;
 
 	if (db == NULL || out == NULL || n == NULL)
 		return TRASA_ERR_INVALID_ARG;
-	if ((e = rx_begin(db)) != 0)
-		return e;
-	return rx_end(db, host_list_rx(db, out, n));
+	if ((e = rec_list(db, &host_kind, &list, n)) == 0)
+		*out = list;
+	return e;
 }
 
+/* Replace the list of host's rows of statement del_id by (host, each of
+ * v) through add_id; n 0: the host name only when self is set. */
 static int
-host_ensure(struct gw_db *db, const char *name)
+host_replace_list(struct gw_db *db, const char *host, enum stid del_id,
+    enum stid add_id, char *const *v, size_t n, int self)
 {
-	sqlite3_stmt *s;
+	size_t i;
+	int r;
 
-	if ((s = st(db, ST_HOST_ENSURE)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, name);
-	return step_done(db, s, 0);
+	if ((r = run_text(db, del_id, 0, host, NULL)) != 0)
+		return r;
+	for (i = 0; i < n || (self && i == 0); i++) {
+		r = run_text(db, add_id, 0, host, n > 0 ? v[i] : host);
+		if (r != 0)
+			return r;
+	}
+	return 0;
 }
 
 static int
 host_allow_tx(struct gw_db *db, const char *name, char *const *groups, size_t n)
 {
-	sqlite3_stmt *s;
 	size_t i;
 	int r;
 
 	for (i = 0; i < n; i++)
-		if ((r = row_exists(db, ST_GROUP_BY_NAME, groups[i])) <= 0) {
-			if (r == 0)
-				snprintf(db->err, sizeof(db->err),
-				    "no group %s", groups[i]);
-			return r < 0 ? r : TRASA_ERR_NOT_FOUND;
-		}
-	if ((r = host_ensure(db, name)) != 0)
-		return r;
-	if ((s = st(db, ST_HOST_ALLOW_DEL)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, name);
-	if ((r = step_done(db, s, 0)) != 0)
-		return r;
-	for (i = 0; i < n; i++) {
-		if ((s = st(db, ST_HOST_ALLOW_ADD)) == NULL)
-			return TRASA_ERR_IO;
-		bind_text(s, 1, name);
-		bind_text(s, 2, groups[i]);
-		if ((r = step_done(db, s, 0)) != 0)
+		if ((r = group_must_exist(db, groups[i])) != 0)
 			return r;
-	}
+	if ((r = run_text(db, ST_HOST_ENSURE, 0, name, NULL)) != 0 ||
+	    (r = host_replace_list(db, name, ST_HOST_ALLOW_DEL,
+		 ST_HOST_ALLOW_ADD, groups, n, 0)) != 0)
+		return r;
 	return dir_bump(db);
 }
 
@@ -2089,7 +2124,6 @@ host_enroll_tx(struct gw_db *db, const uint8_t token_hash[32], uint64_t now,
 {
 	sqlite3_stmt *s;
 	char *host = NULL;
-	size_t i;
 	int r;
 
 	if ((r = token_find(db, token_hash, now, &host)) != 0)
@@ -2108,7 +2142,7 @@ host_enroll_tx(struct gw_db *db, const uint8_t token_hash[32], uint64_t now,
 		return r;
 	if (sqlite3_changes(db->h) != 1)
 		return TRASA_ERR_NOT_FOUND;
-	if ((r = host_ensure(db, hostname)) != 0)
+	if ((r = run_text(db, ST_HOST_ENSURE, 0, hostname, NULL)) != 0)
 		return r;
 	if ((s = st(db, ST_HOST_ENROLL)) == NULL)
 		return TRASA_ERR_IO;
@@ -2120,20 +2154,8 @@ host_enroll_tx(struct gw_db *db, const uint8_t token_hash[32], uint64_t now,
 	bind_hash(s, 6, cred_hash);
 	if ((r = step_done(db, s, TRASA_ERR_EXISTS)) != 0)
 		return r;
-	if ((s = st(db, ST_HOST_PRINCIPALS_DEL)) == NULL)
-		return TRASA_ERR_IO;
-	bind_text(s, 1, hostname);
-	if ((r = step_done(db, s, 0)) != 0)
-		return r;
-	for (i = 0; i < (n > 0 ? n : 1); i++) {
-		if ((s = st(db, ST_HOST_PRINCIPAL_ADD)) == NULL)
-			return TRASA_ERR_IO;
-		bind_text(s, 1, hostname);
-		bind_text(s, 2, n > 0 ? principals[i] : hostname);
-		if ((r = step_done(db, s, 0)) != 0)
-			return r;
-	}
-	return 0;
+	return host_replace_list(db, hostname, ST_HOST_PRINCIPALS_DEL,
+	    ST_HOST_PRINCIPAL_ADD, principals, n, 1);
 }
 
 int
@@ -2208,15 +2230,13 @@ gw_db_host_renewed(struct gw_db *db, const char *name, uint64_t serial,
 
 	if (db == NULL || !valid_host_name(name))
 		return TRASA_ERR_INVALID_ARG;
-	if ((e = tx_begin(db)) != 0)
+	if ((e = tx_begin_st(db, ST_HOST_RENEWED, &s)) != 0)
 		return e;
-	if ((s = st(db, ST_HOST_RENEWED)) == NULL)
-		return tx_end(db, TRASA_ERR_IO);
 	bind_text(s, 1, name);
 	bind_u64(s, 2, serial);
 	bind_u64(s, 3, expiry);
 	bind_u64(s, 4, now);
-	return tx_end(db, update_one(db, s, 0));
+	return tx_update_one(db, s, 0);
 }
 
 static int
@@ -2262,14 +2282,12 @@ gw_db_challenge_take(struct gw_db *db, const char *host, const char *challenge,
 
 	if (db == NULL || host == NULL || challenge == NULL)
 		return TRASA_ERR_INVALID_ARG;
-	if ((e = tx_begin(db)) != 0)
+	if ((e = tx_begin_st(db, ST_CHALLENGE_TAKE, &s)) != 0)
 		return e;
-	if ((s = st(db, ST_CHALLENGE_TAKE)) == NULL)
-		return tx_end(db, TRASA_ERR_IO);
 	bind_text(s, 1, host);
 	bind_text(s, 2, challenge);
 	bind_u64(s, 3, now);
-	return tx_end(db, update_one(db, s, 0));
+	return tx_update_one(db, s, 0);
 }
 
 /* ---------------------------------------------------------------- certs */
@@ -2345,21 +2363,13 @@ int
 gw_db_cert_key_id(struct gw_db *db, uint64_t serial, char **out)
 {
 	sqlite3_stmt *s;
-	char *v = NULL;
-	int r;
 
 	if (db == NULL || out == NULL)
 		return TRASA_ERR_INVALID_ARG;
 	if ((s = st(db, ST_CERT_KEY_ID)) == NULL)
 		return TRASA_ERR_IO;
 	bind_u64(s, 1, serial);
-	if ((r = step_row(db, s)) == 1 && (v = col_dup(s, 0)) == NULL)
-		r = TRASA_ERR_ALLOC;
-	release(db);
-	if (r <= 0)
-		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
-	*out = v;
-	return 0;
+	return read_text(db, s, out);
 }
 
 /* ---------------------------------------------------------------- revocation */
@@ -2456,48 +2466,38 @@ gw_revocations_free(struct gw_revocation *r, size_t n)
 }
 
 static int
+revocation_row(sqlite3_stmt *s, void *elem)
+{
+	struct gw_revocation *r = elem;
+
+	r->kind = (enum gw_revoke_kind)sqlite3_column_int(s, 0);
+	return (r->value = col_dup(s, 1)) == NULL ? TRASA_ERR_ALLOC : 0;
+}
+
+static int
 revocations_rx(struct gw_db *db, struct gw_revocation **out, size_t *n,
     uint64_t *generation)
 {
-	struct gw_revocation *v = NULL, *nv;
 	sqlite3_stmt *s;
-	size_t len = 0, cap = 0;
+	void *v;
+	size_t len;
 	uint64_t gen;
-	int rc, ret;
+	int ret;
 
 	if ((ret = meta_get(db, "krl_generation", &gen)) != 0)
 		return ret;
 	if ((s = st(db, ST_REVOCATIONS)) == NULL)
 		return TRASA_ERR_IO;
-	if ((v = calloc(1, sizeof(*v))) == NULL)
-		return TRASA_ERR_ALLOC;
-	cap = 1;
-	ret = TRASA_ERR_ALLOC;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			if ((nv = reallocarray(v, cap * 2, sizeof(*v))) == NULL)
-				goto out;
-			v = nv;
-			cap *= 2;
-		}
-		v[len].kind = (enum gw_revoke_kind)sqlite3_column_int(s, 0);
-		if ((v[len].value = col_dup(s, 1)) == NULL)
-			goto out;
-		len++;
-	}
-	if (rc != SQLITE_DONE) {
-		ret = set_err(db, NULL);
-		goto out;
+	if ((ret = collect_rows(db, s, sizeof(struct gw_revocation),
+		 revocation_row, &v, &len)) != 0) {
+		gw_revocations_free(v, len);
+		return ret;
 	}
 	*out = v;
 	*n = len;
 	if (generation != NULL)
 		*generation = gen;
-	v = NULL;
-	ret = 0;
-out:
-	gw_revocations_free(v, len);
-	return ret;
+	return 0;
 }
 
 int
@@ -2516,16 +2516,7 @@ gw_db_revocations(struct gw_db *db, struct gw_revocation **out, size_t *n,
 int
 gw_db_krl_generation(struct gw_db *db, uint64_t *out)
 {
-	uint64_t v = 0;
-	int e;
-
-	if (db == NULL || out == NULL)
-		return TRASA_ERR_INVALID_ARG;
-	e = meta_get(db, "krl_generation", &v);
-	release(db);
-	if (e == 0)
-		*out = v;
-	return e;
+	return meta_read(db, "krl_generation", out);
 }
 
 /* ---------------------------------------------------------------- admin tokens */
@@ -2567,12 +2558,10 @@ gw_db_admin_token_revoke(struct gw_db *db, const char *name)
 
 	if (db == NULL || name == NULL)
 		return TRASA_ERR_INVALID_ARG;
-	if ((e = tx_begin(db)) != 0)
+	if ((e = tx_begin_st(db, ST_ADMIN_REVOKE, &s)) != 0)
 		return e;
-	if ((s = st(db, ST_ADMIN_REVOKE)) == NULL)
-		return tx_end(db, TRASA_ERR_IO);
 	bind_text(s, 1, name);
-	return tx_end(db, update_one(db, s, 0));
+	return tx_update_one(db, s, 0);
 }
 
 int
@@ -2580,60 +2569,46 @@ gw_db_admin_token_check(struct gw_db *db, const uint8_t hash[32],
     char **name_out)
 {
 	sqlite3_stmt *s;
-	char *v = NULL;
-	int r;
 
 	if (db == NULL || hash == NULL || name_out == NULL)
 		return TRASA_ERR_INVALID_ARG;
 	if ((s = st(db, ST_ADMIN_CHECK)) == NULL)
 		return TRASA_ERR_IO;
 	bind_hash(s, 1, hash);
-	if ((r = step_row(db, s)) == 1 && (v = col_dup(s, 0)) == NULL)
-		r = TRASA_ERR_ALLOC;
-	release(db);
-	if (r <= 0)
-		return r < 0 ? r : TRASA_ERR_NOT_FOUND;
-	*name_out = v;
-	return 0;
+	return read_text(db, s, name_out);
+}
+
+static int
+admin_token_row(sqlite3_stmt *s, void *elem)
+{
+	struct gw_admin_token *t = elem;
+
+	t->created = col_u64(s, 1);
+	return (t->name = col_dup(s, 0)) == NULL ? TRASA_ERR_ALLOC : 0;
 }
 
 int
 gw_db_admin_token_list(struct gw_db *db, struct gw_admin_token **out, size_t *n)
 {
-	struct gw_admin_token *v = NULL, *nv;
 	sqlite3_stmt *s;
-	size_t len = 0, cap = 0;
-	int rc, ret = TRASA_ERR_ALLOC;
+	void *v;
+	size_t len;
+	int ret;
 
 	if (db == NULL || out == NULL || n == NULL)
 		return TRASA_ERR_INVALID_ARG;
 	if ((s = st(db, ST_ADMIN_LIST)) == NULL)
 		return TRASA_ERR_IO;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL)
-				goto out;
-			v = nv;
-		}
-		v[len].created = col_u64(s, 1);
-		if ((v[len].name = col_dup(s, 0)) == NULL)
-			goto out;
-		len++;
-	}
-	if (rc != SQLITE_DONE) {
-		ret = set_err(db, NULL);
-		goto out;
+	ret = collect_rows(db, s, sizeof(struct gw_admin_token),
+	    admin_token_row, &v, &len);
+	release(db);
+	if (ret != 0) {
+		gw_admin_token_list_free(v, len);
+		return ret;
 	}
 	*out = v;
 	*n = len;
-	v = NULL;
-	len = 0;
-	ret = 0;
-out:
-	release(db);
-	gw_admin_token_list_free(v, len);
-	return ret;
+	return 0;
 }
 
 void
@@ -2681,14 +2656,30 @@ gw_audit_list_free(struct gw_audit_rec *r, size_t n)
 	free(r);
 }
 
+static int
+audit_row(sqlite3_stmt *s, void *elem)
+{
+	struct gw_audit_rec *a = elem;
+
+	a->id = col_u64(s, 0);
+	a->time = col_u64(s, 1);
+	if ((a->event = col_dup(s, 2)) == NULL ||
+	    (a->actor = col_dup(s, 3)) == NULL ||
+	    (a->subject = col_dup(s, 4)) == NULL ||
+	    (a->result = col_dup(s, 5)) == NULL ||
+	    (a->detail = col_dup(s, 6)) == NULL)
+		return TRASA_ERR_ALLOC;
+	return 0;
+}
+
 int
 gw_db_audit_list(struct gw_db *db, uint64_t since, size_t max,
     struct gw_audit_rec **out, size_t *n)
 {
-	struct gw_audit_rec *v = NULL, *nv, *a;
 	sqlite3_stmt *s;
-	size_t len = 0, cap = 0;
-	int rc, ret = TRASA_ERR_ALLOC;
+	void *v;
+	size_t len;
+	int ret;
 
 	if (db == NULL || out == NULL || n == NULL)
 		return TRASA_ERR_INVALID_ARG;
@@ -2697,38 +2688,14 @@ gw_db_audit_list(struct gw_db *db, uint64_t since, size_t max,
 	bind_u64(s, 1, since);
 	sqlite3_bind_int64(s, 2,
 	    max == 0 || max > INT64_MAX ? -1 : (sqlite3_int64)max);
-	if ((v = calloc(1, sizeof(*v))) == NULL)
-		goto out;
-	cap = 1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			if ((nv = reallocarray(v, cap * 2, sizeof(*v))) == NULL)
-				goto out;
-			v = nv;
-			cap *= 2;
-		}
-		a = &v[len];
-		memset(a, 0, sizeof(*a));
-		len++;
-		a->id = col_u64(s, 0);
-		a->time = col_u64(s, 1);
-		if ((a->event = col_dup(s, 2)) == NULL ||
-		    (a->actor = col_dup(s, 3)) == NULL ||
-		    (a->subject = col_dup(s, 4)) == NULL ||
-		    (a->result = col_dup(s, 5)) == NULL ||
-		    (a->detail = col_dup(s, 6)) == NULL)
-			goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		ret = set_err(db, NULL);
-		goto out;
+	ret = collect_rows(db, s, sizeof(struct gw_audit_rec), audit_row, &v,
+	    &len);
+	release(db);
+	if (ret != 0) {
+		gw_audit_list_free(v, len);
+		return ret;
 	}
 	*out = v;
 	*n = len;
-	v = NULL;
-	ret = 0;
-out:
-	release(db);
-	gw_audit_list_free(v, len);
-	return ret;
+	return 0;
 }

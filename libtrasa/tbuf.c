@@ -279,7 +279,8 @@ tbuf_reserve(struct tbuf *b, size_t n, uint8_t **dst)
 	if (n > TBUF_MAX_SIZE || b->size > TBUF_MAX_SIZE - n)
 		return TRASA_ERR_TOO_LONG;
 	need = b->size + n;
-	if (need > b->alloc) {
+	/* Allocated even for n == 0: *dst is never NULL + 0. */
+	if (need > b->alloc || b->d == NULL) {
 		na = b->alloc < 256 ? 256 : b->alloc;
 		while (na < need)
 			na *= 2;

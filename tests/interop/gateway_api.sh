@@ -770,6 +770,7 @@ expect_error 403 token "enrol with an expired token"
 get /v1/hosts/self/directory "$CRED"
 ETAG_D3=$(hdr ETag)
 gw user disable bob >/dev/null || fail "user disable bob failed"
+sleep 2 # seen within a second (PROTOCOL.md)
 post /v1/certs/user "$(jq -nc --arg k "$ALICE_PUB" '{user: "bob", public_key: $k}')" "$ADMIN"
 expect_error 403 user "certificate for a disabled user"
 get /v1/hosts/self/directory "$CRED" -H "If-None-Match: $ETAG_D3"

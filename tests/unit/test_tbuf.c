@@ -192,6 +192,16 @@ test_growth_and_cap(void **state)
 	assert_int_equal(tbuf_consume(b, 1), TRASA_ERR_TRUNCATED);
 	tbuf_free(b);
 	tbuf_free(NULL);
+
+	/* Nothing written yet: a reservation of 0 bytes, and an empty put,
+	 * still give a real pointer (found by the API fuzzer, UBSan). */
+	b = tbuf_new();
+	dst = NULL;
+	assert_int_equal(tbuf_reserve(b, 0, &dst), 0);
+	assert_non_null(dst);
+	assert_int_equal(tbuf_put(b, "", 0), 0);
+	assert_int_equal(tbuf_len(b), 0);
+	tbuf_free(b);
 }
 
 int
