@@ -35,7 +35,6 @@
 #include "sshkey.h"
 #include "tbuf.h"
 
-#define HELP_DONE (-1000) /* --help was printed: exit 0 */
 #define MAX_USER_NAME 32
 #define MAX_HOST_NAME 253
 #define MAX_TOKEN_NAME 64
@@ -158,85 +157,81 @@ audit(const struct gw *gw, struct gw_db *db, const char *event,
 		    event);
 }
 
-/* User and group names: 1..32 of [A-Za-z0-9._-], starting with a letter
- * or '_' (what useradd and NSS accept everywhere). */
+/*
+ * The names a command takes: 1 to max letters, digits and the characters
+ * of punct, the first a letter or one of first.
+ */
+enum name_kind {
+	N_USER,
+	N_GROUP,
+	N_HOST,
+	N_TOKEN,
+	N_NONE
+};
+
+static const struct name_rule {
+	const char *what;
+	size_t max;
+	const char *first, *punct;
+	const char *rule; /* for messages */
+} name_rules[] = {
+	/* What useradd and NSS accept everywhere. */
+	[N_USER] = { "user", MAX_USER_NAME, "_", "._-",
+	    "letters, digits, '.', '_' or '-', starting with a letter or "
+	    "'_'" },
+	[N_GROUP] = { "group", MAX_USER_NAME, "_", "._-",
+	    "letters, digits, '.', '_' or '-', starting with a letter or "
+	    "'_'" },
+	[N_HOST] = { "host", MAX_HOST_NAME, "0123456789", "._-",
+	    "letters, digits, '.', '_' or '-', starting with a letter or "
+	    "digit" },
+	[N_TOKEN] = { "token", MAX_TOKEN_NAME, "0123456789", "._-@",
+	    "letters, digits, '.', '_', '-' or '@'" },
+};
+
 static int
-valid_user_name(const char *s)
+valid_name(enum name_kind kind, const char *s)
 {
+	const struct name_rule *r = &name_rules[kind];
 	size_t i;
 
-	if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
+	if (!isalpha((unsigned char)s[0]) &&
+	    (s[0] == '\0' || strchr(r->first, s[0]) == NULL))
 		return 0;
 	for (i = 0; s[i] != '\0'; i++)
-		if (i >= MAX_USER_NAME ||
-		    !(isalnum((unsigned char)s[i]) || s[i] == '.' ||
-			s[i] == '_' || s[i] == '-'))
+		if (i >= r->max ||
+		    !(isalnum((unsigned char)s[i]) || strchr(r->punct, s[i])))
 			return 0;
 	return 1;
 }
 
-/* Host names: 1..253 of [A-Za-z0-9._-], starting with a letter or digit. */
+/* For list_parse(): group names of --groups and --allow-groups. */
 static int
-valid_host_name(const char *s)
+valid_group_name(const char *s)
 {
-	size_t i;
-
-	if (!isalnum((unsigned char)s[0]))
-		return 0;
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= MAX_HOST_NAME ||
-		    !(isalnum((unsigned char)s[i]) || s[i] == '.' ||
-			s[i] == '_' || s[i] == '-'))
-			return 0;
-	return 1;
+	return valid_name(N_GROUP, s);
 }
 
-/* Admin token names: 1..64 of [A-Za-z0-9._@-], starting with alnum. */
+/* NAME is valid, or one line saying what a valid one is. */
 static int
-valid_token_name(const char *s)
+check_name(const char *cmd, enum name_kind kind, const char *s)
 {
-	size_t i;
+	const struct name_rule *r = &name_rules[kind];
 
-	if (!isalnum((unsigned char)s[0]))
+	if (valid_name(kind, s))
 		return 0;
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= MAX_TOKEN_NAME ||
-		    !(isalnum((unsigned char)s[i]) || s[i] == '.' ||
-			s[i] == '_' || s[i] == '-' || s[i] == '@'))
-			return 0;
-	return 1;
-}
-
-static int
-bad_user_name(const char *cmd, const char *what, const char *s)
-{
 	return cli_error(CLI_EXIT_FAIL, 0,
-	    "%s: invalid %s name '%s' (1 to %d letters, digits, '.', '_' or "
-	    "'-', starting with a letter or '_')",
-	    cmd, what, esc(s), MAX_USER_NAME);
-}
-
-static int
-bad_host_name(const char *cmd, const char *s)
-{
-	return cli_error(CLI_EXIT_FAIL, 0,
-	    "%s: invalid host name '%s' (1 to %d letters, digits, '.', '_' "
-	    "or '-', starting with a letter or digit)",
-	    cmd, esc(s), MAX_HOST_NAME);
+	    "%s: invalid %s name '%s' (1 to %zu %s)", cmd, r->what, esc(s),
+	    r->max, r->rule);
 }
 
 /* A uid or gid: 1 to 2^31-1. */
 static int
 parse_id(const char *s, uint32_t *out)
 {
-	unsigned long long v;
-	char *ep;
+	uint64_t v;
 
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoull(s, &ep, 10);
-	if (errno != 0 || *ep != '\0' || v == 0 || v > 0x7fffffffull)
+	if (gw_parse_u64(s, 1, 0x7fffffff, &v) != 0)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
@@ -365,6 +360,20 @@ print_json(struct json_object *o)
 	return 0;
 }
 
+/* o[key]: a string ("" for NULL), a number. */
+static void
+json_add_str(struct json_object *o, const char *key, const char *v)
+{
+	json_object_object_add(o, key,
+	    json_object_new_string(v != NULL ? v : ""));
+}
+
+static void
+json_add_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
 static struct json_object *
 json_list(char *const *v, size_t n)
 {
@@ -378,60 +387,35 @@ json_list(char *const *v, size_t n)
 
 /* ---------------------------------------------------------------- commands */
 
-struct sub {
-	const char *cmd;  /* "user add" */
-	const char *name; /* "add" */
-	int (*fn)(struct gw *, const struct sub *, int, char **);
-	const char *synopsis;
-	const char *help;
-};
-
-static void
-sub_usage(FILE *f, const struct sub *s)
-{
-	fprintf(f, "usage: %s [global options] %s\n%s", cli_get_progname(),
-	    s->synopsis, s->help);
-}
-
 /*
  * The options of commands without their own: -h, -v and (json not NULL)
- * --json. 0, HELP_DONE or an exit code.
+ * --json. 0, GW_HELP_DONE or an exit code.
  */
 static int
-simple_args(const struct sub *s, int argc, char **argv, int *json)
+simple_args(const struct gw_sub *s, int argc, char **argv, int *json)
 {
 	enum {
-		O_JSON = 256
+		O_JSON = GW_OPT_FIRST
 	};
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
 	int c;
 
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
-		switch (c) {
-		case O_JSON:
-			if (json == NULL)
-				return cli_usage_error(s->cmd,
-				    "unknown option '--json'");
-			*json = 1;
-			break;
-		case 'h': sub_usage(stdout, s); return HELP_DONE;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(s->cmd, c, argv);
-		}
+	while ((c = gw_next_opt(s, argc, argv, opts)) == O_JSON) {
+		if (json == NULL)
+			return cli_usage_error(s->cmd,
+			    "unknown option '--json'");
+		*json = 1;
 	}
-	return 0;
+	return c;
 }
 
 /* After the options: exactly nargs arguments left. */
 static int
-want_args(const struct sub *s, int argc, char **argv, int nargs,
+want_args(const struct gw_sub *s, int argc, char **argv, int nargs,
     const char *what)
 {
 	if (argc - optind < nargs)
@@ -442,46 +426,51 @@ want_args(const struct sub *s, int argc, char **argv, int nargs,
 	return 0;
 }
 
-#define PARSED(x)                           \
-	do {                                \
-		int r_ = (x);               \
-		if (r_ == HELP_DONE)        \
-			return CLI_EXIT_OK; \
-		if (r_ != 0)                \
-			return r_;          \
-	} while (0)
-
+/* After the options: one NAME of kind, checked. */
 static int
-dispatch(struct gw *gw, const char *group, const struct sub *subs, size_t n,
-    int argc, char **argv)
+want_name(const struct gw_sub *s, int argc, char **argv, enum name_kind kind,
+    const char **name)
 {
-	const char *sep;
-	char names[256];
-	size_t i, o = 0;
+	int ret;
 
-	names[0] = '\0';
-	for (i = 0; i < n; i++) {
-		if (i == 0)
-			sep = "";
-		else if (i + 1 == n)
-			sep = " or ";
-		else
-			sep = ", ";
-		o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", sep,
-		    subs[i].name);
-	}
-	if (argc < 2)
-		return cli_usage_error(group, "missing subcommand (%s)", names);
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		for (i = 0; i < n; i++)
-			sub_usage(stdout, &subs[i]);
-		return CLI_EXIT_OK;
-	}
-	for (i = 0; i < n; i++)
-		if (strcmp(argv[1], subs[i].name) == 0)
-			return subs[i].fn(gw, &subs[i], argc - 1, argv + 1);
-	return cli_usage_error(group, "unknown subcommand '%s' (%s)",
-	    esc(argv[1]), names);
+	if ((ret = want_args(s, argc, argv, 1, "NAME")) != 0 ||
+	    (ret = check_name(s->cmd, kind, argv[optind])) != 0)
+		return ret;
+	*name = argv[optind];
+	return 0;
+}
+
+/*
+ * The start of a command without options of its own: simple_args(), then
+ * one NAME of kind (no argument for N_NONE), then the database. 0,
+ * GW_HELP_DONE or an exit code.
+ */
+static int
+begin(struct gw *gw, const struct gw_sub *s, int argc, char **argv, int *json,
+    enum name_kind kind, const char **name, struct gw_db **db)
+{
+	int ret;
+
+	if ((ret = simple_args(s, argc, argv, json)) != 0)
+		return ret;
+	if (kind == N_NONE)
+		ret = want_args(s, argc, argv, 0, "");
+	else
+		ret = want_name(s, argc, argv, kind, name);
+	if (ret != 0)
+		return ret;
+	return gw_open_state_db(gw, db);
+}
+
+/* A change to NAME failed: "no WHAT 'NAME'", or the database's reason. */
+static int
+name_fail(const struct gw *gw, struct gw_db *db, const struct gw_sub *s, int e,
+    const char *what, const char *name)
+{
+	if (e == TRASA_ERR_NOT_FOUND)
+		return cli_error(CLI_EXIT_FAIL, 0, "%s: no %s '%s'", s->cmd,
+		    what, esc(name));
+	return db_fail(gw, db, e, "%s: %s", s->cmd, esc(name));
 }
 
 /* ---------------------------------------------------------------- user */
@@ -500,11 +489,18 @@ valid_passwd_text(const char *s, size_t max)
 	return 1;
 }
 
+/* The path of --home or --shell, when given. */
 static int
-valid_path(const char *s)
+check_path(const struct gw_sub *s, const char *opt, const char *path)
 {
-	return s[0] == '/' && valid_passwd_text(s, PATH_MAX - 1) &&
-	    strchr(s, ' ') == NULL;
+	if (path == NULL ||
+	    (path[0] == '/' && valid_passwd_text(path, PATH_MAX - 1) &&
+		strchr(path, ' ') == NULL))
+		return 0;
+	return cli_error(CLI_EXIT_FAIL, 0,
+	    "%s: %s '%s' is not an absolute path without ':', blanks or "
+	    "control characters",
+	    s->cmd, opt, esc(path));
 }
 
 static int
@@ -617,10 +613,10 @@ out:
 }
 
 static int
-user_add(struct gw *gw, const struct sub *s, int argc, char **argv)
+user_add(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	enum {
-		O_UID = 256,
+		O_UID = GW_OPT_FIRST,
 		O_GID,
 		O_GECOS,
 		O_HOME,
@@ -636,14 +632,12 @@ user_add(struct gw *gw, const struct sub *s, int argc, char **argv)
 		{ "shell", required_argument, NULL, O_SHELL },
 		{ "groups", required_argument, NULL, O_GROUPS },
 		{ "key", required_argument, NULL, O_KEY },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
 	struct gw_user u, *old = NULL;
 	struct gw_db *db = NULL;
 	struct list groups;
-	const char *keyfile = NULL, *groups_arg = NULL;
+	const char *name, *keyfile = NULL, *groups_arg = NULL;
 	char **keys = NULL, detail[512], gl[256];
 	size_t nkeys = 0, i;
 	uint32_t uid = 0, gid = 0;
@@ -652,8 +646,7 @@ user_add(struct gw *gw, const struct sub *s, int argc, char **argv)
 	memset(&u, 0, sizeof(u));
 	memset(&groups, 0, sizeof(groups));
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
 		switch (c) {
 		case O_UID:
 		case O_GID:
@@ -668,32 +661,21 @@ user_add(struct gw *gw, const struct sub *s, int argc, char **argv)
 		case O_SHELL: u.shell = optarg; break;
 		case O_GROUPS: groups_arg = optarg; break;
 		case O_KEY: keyfile = optarg; break;
-		case 'h': sub_usage(stdout, s); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(s->cmd, c, argv);
 		}
 	}
-	PARSED(want_args(s, argc, argv, 1, "NAME"));
+	GW_PARSED(c);
+	GW_PARSED(want_name(s, argc, argv, N_USER, &name));
 	u.name = argv[optind];
-	if (!valid_user_name(u.name))
-		return bad_user_name(s->cmd, "user", u.name);
 	if (u.gecos != NULL && !valid_passwd_text(u.gecos, MAX_GECOS))
 		return cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: --gecos holds ':' or a control character, or is "
 		    "longer than %d bytes",
 		    s->cmd, MAX_GECOS);
-	if (u.home != NULL && !valid_path(u.home))
-		return cli_error(CLI_EXIT_FAIL, 0,
-		    "%s: --home '%s' is not an absolute path without ':', "
-		    "blanks or control characters",
-		    s->cmd, esc(u.home));
-	if (u.shell != NULL && !valid_path(u.shell))
-		return cli_error(CLI_EXIT_FAIL, 0,
-		    "%s: --shell '%s' is not an absolute path without ':', "
-		    "blanks or control characters",
-		    s->cmd, esc(u.shell));
+	if ((ret = check_path(s, "--home", u.home)) != 0 ||
+	    (ret = check_path(s, "--shell", u.shell)) != 0)
+		return ret;
 	if (groups_arg != NULL &&
-	    (ret = list_parse(s->cmd, "--groups", groups_arg, valid_user_name,
+	    (ret = list_parse(s->cmd, "--groups", groups_arg, valid_group_name,
 		 &groups)) != 0)
 		return ret;
 	u.groups = groups.v;
@@ -772,19 +754,13 @@ out:
 
 /* The commands that take a user NAME and change one thing. */
 static int
-user_change(struct gw *gw, const struct sub *s, int argc, char **argv)
+user_change(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	struct gw_db *db = NULL;
-	const char *name, *event, *done;
+	const char *name = NULL, *event, *done;
 	int e, ret;
 
-	PARSED(simple_args(s, argc, argv, NULL));
-	PARSED(want_args(s, argc, argv, 1, "NAME"));
-	name = argv[optind];
-	if (!valid_user_name(name))
-		return bad_user_name(s->cmd, "user", name);
-	if ((ret = gw_open_state_db(gw, &db)) != 0)
-		return ret;
+	GW_PARSED(begin(gw, s, argc, argv, NULL, N_USER, &name, &db));
 	if (strcmp(s->name, "del") == 0) {
 		e = gw_db_user_del(db, name);
 		event = "user.del";
@@ -798,11 +774,8 @@ user_change(struct gw *gw, const struct sub *s, int argc, char **argv)
 		event = "user.enable";
 		done = "enabled";
 	}
-	if (e == TRASA_ERR_NOT_FOUND)
-		ret = cli_error(CLI_EXIT_FAIL, 0, "%s: no user '%s'", s->cmd,
-		    esc(name));
-	else if (e != 0)
-		ret = db_fail(gw, db, e, "%s: %s", s->cmd, esc(name));
+	if (e != 0)
+		ret = name_fail(gw, db, s, e, "user", name);
 	else {
 		audit(gw, db, event, name, "");
 		printf("user %s %s\n", esc(name), done);
@@ -819,15 +792,12 @@ user_json(const struct gw_user *u)
 
 	if (o == NULL)
 		return NULL;
-	json_object_object_add(o, "name", json_object_new_string(u->name));
-	json_object_object_add(o, "uid", json_object_new_int64(u->uid));
-	json_object_object_add(o, "gid", json_object_new_int64(u->gid));
-	json_object_object_add(o, "gecos",
-	    json_object_new_string(u->gecos != NULL ? u->gecos : ""));
-	json_object_object_add(o, "home",
-	    json_object_new_string(u->home != NULL ? u->home : ""));
-	json_object_object_add(o, "shell",
-	    json_object_new_string(u->shell != NULL ? u->shell : ""));
+	json_add_str(o, "name", u->name);
+	json_add_u64(o, "uid", u->uid);
+	json_add_u64(o, "gid", u->gid);
+	json_add_str(o, "gecos", u->gecos);
+	json_add_str(o, "home", u->home);
+	json_add_str(o, "shell", u->shell);
 	json_object_object_add(o, "disabled",
 	    json_object_new_boolean(u->disabled));
 	json_object_object_add(o, "groups", json_list(u->groups, u->ngroups));
@@ -837,7 +807,7 @@ user_json(const struct gw_user *u)
 }
 
 static int
-user_list(struct gw *gw, const struct sub *s, int argc, char **argv)
+user_list(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	struct gw_user **list = NULL;
 	struct gw_db *db = NULL;
@@ -845,10 +815,7 @@ user_list(struct gw *gw, const struct sub *s, int argc, char **argv)
 	size_t i, n = 0;
 	int e, json = 0, ret;
 
-	PARSED(simple_args(s, argc, argv, &json));
-	PARSED(want_args(s, argc, argv, 0, ""));
-	if ((ret = gw_open_state_db(gw, &db)) != 0)
-		return ret;
+	GW_PARSED(begin(gw, s, argc, argv, &json, N_NONE, NULL, &db));
 	if ((e = gw_db_user_list(db, &list, &n)) != 0) {
 		ret = db_fail(gw, db, e, "%s", s->cmd);
 		goto out;
@@ -877,29 +844,17 @@ out:
 }
 
 static int
-user_show(struct gw *gw, const struct sub *s, int argc, char **argv)
+user_show(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	struct gw_user *u = NULL;
 	struct gw_db *db = NULL;
-	const char *name;
+	const char *name = NULL;
 	size_t i;
 	int e, json = 0, ret;
 
-	PARSED(simple_args(s, argc, argv, &json));
-	PARSED(want_args(s, argc, argv, 1, "NAME"));
-	name = argv[optind];
-	if (!valid_user_name(name))
-		return bad_user_name(s->cmd, "user", name);
-	if ((ret = gw_open_state_db(gw, &db)) != 0)
-		return ret;
-	e = gw_db_user_get(db, name, 0, &u);
-	if (e == TRASA_ERR_NOT_FOUND) {
-		ret = cli_error(CLI_EXIT_FAIL, 0, "%s: no user '%s'", s->cmd,
-		    esc(name));
-		goto out;
-	}
-	if (e != 0) {
-		ret = db_fail(gw, db, e, "%s: %s", s->cmd, esc(name));
+	GW_PARSED(begin(gw, s, argc, argv, &json, N_USER, &name, &db));
+	if ((e = gw_db_user_get(db, name, 0, &u)) != 0) {
+		ret = name_fail(gw, db, s, e, "user", name);
 		goto out;
 	}
 	if (json) {
@@ -932,22 +887,16 @@ out:
 }
 
 static int
-user_totp(struct gw *gw, const struct sub *s, int argc, char **argv)
+user_totp(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	struct gw_db *db = NULL;
 	uint8_t secret[TOTP_SECRET_LEN];
 	char *b32 = NULL;
-	const char *name;
+	const char *name = NULL;
 	size_t b32len = 0;
 	int e, ret;
 
-	PARSED(simple_args(s, argc, argv, NULL));
-	PARSED(want_args(s, argc, argv, 1, "NAME"));
-	name = argv[optind];
-	if (!valid_user_name(name))
-		return bad_user_name(s->cmd, "user", name);
-	if ((ret = gw_open_state_db(gw, &db)) != 0)
-		return ret;
+	GW_PARSED(begin(gw, s, argc, argv, NULL, N_USER, &name, &db));
 	ret = CLI_EXIT_FAIL;
 	if (RAND_bytes(secret, sizeof(secret)) != 1) {
 		cli_error(CLI_EXIT_FAIL, TRASA_ERR_CRYPTO, "%s: random secret",
@@ -960,14 +909,8 @@ user_totp(struct gw *gw, const struct sub *s, int argc, char **argv)
 		cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "%s: base32", s->cmd);
 		goto out;
 	}
-	e = gw_db_user_set_totp(db, name, secret, sizeof(secret));
-	if (e == TRASA_ERR_NOT_FOUND) {
-		cli_error(CLI_EXIT_FAIL, 0, "%s: no user '%s'", s->cmd,
-		    esc(name));
-		goto out;
-	}
-	if (e != 0) {
-		db_fail(gw, db, e, "%s: %s", s->cmd, esc(name));
+	if ((e = gw_db_user_set_totp(db, name, secret, sizeof(secret))) != 0) {
+		name_fail(gw, db, s, e, "user", name);
 		goto out;
 	}
 	audit(gw, db, "user.totp", name, "new secret");
@@ -986,51 +929,53 @@ out:
 	return ret;
 }
 
-static const struct sub user_subs[] = {
+static const struct gw_sub user_subs[] = {
 	{ "user add", "add", user_add,
 	    "user add NAME [--uid N] [--gid N] [--gecos TEXT] [--home DIR]\n"
 	    "          [--shell PATH] [--groups A,B] [--key FILE]",
 	    "Add a user to the directory; uid and gid default to the next "
 	    "free\n"
 	    "ones of [users] (never reused); --key adds the OpenSSH public "
-	    "keys of\nFILE. Prints 'user NAME uid U gid G'.\n" },
+	    "keys of\nFILE. Prints 'user NAME uid U gid G'.\n",
+	    NULL },
 	{ "user del", "del", user_change, "user del NAME",
-	    "Delete a user (its uid is not given out again).\n" },
+	    "Delete a user (its uid is not given out again).\n", NULL },
 	{ "user disable", "disable", user_change, "user disable NAME",
 	    "Refuse the user's logins (hosts learn it at their next "
-	    "refresh).\n" },
+	    "refresh).\n",
+	    NULL },
 	{ "user enable", "enable", user_change, "user enable NAME",
-	    "Allow a disabled user again.\n" },
+	    "Allow a disabled user again.\n", NULL },
 	{ "user list", "list", user_list, "user list [--json]",
 	    "List users: NAME UID GID DISABLED GROUPS (a header line "
-	    "first).\n" },
+	    "first).\n",
+	    NULL },
 	{ "user show", "show", user_show, "user show NAME [--json]",
-	    "Show one user, one 'field: value' line each.\n" },
+	    "Show one user, one 'field: value' line each.\n", NULL },
 	{ "user totp", "totp", user_totp, "user totp NAME",
 	    "Make a new TOTP secret (replacing any): prints the base32 "
-	    "secret,\nthen an otpauth:// URI for authenticator apps.\n" },
+	    "secret,\nthen an otpauth:// URI for authenticator apps.\n",
+	    NULL },
 };
 
 int
 cmd_user(struct gw *gw, int argc, char **argv)
 {
-	return dispatch(gw, "user", user_subs,
+	return gw_dispatch(gw, "user", user_subs,
 	    sizeof(user_subs) / sizeof(user_subs[0]), argc, argv);
 }
 
 /* ---------------------------------------------------------------- group */
 
 static int
-group_add(struct gw *gw, const struct sub *s, int argc, char **argv)
+group_add(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	enum {
-		O_GID = 256
+		O_GID = GW_OPT_FIRST
 	};
 	static const struct option opts[] = {
 		{ "gid", required_argument, NULL, O_GID },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
 	struct gw_group *old = NULL;
 	struct gw_db *db = NULL;
@@ -1040,8 +985,7 @@ group_add(struct gw *gw, const struct sub *s, int argc, char **argv)
 	int c, e, ret;
 
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
 		switch (c) {
 		case O_GID:
 			if (parse_id(optarg, &want) != 0)
@@ -1050,15 +994,10 @@ group_add(struct gw *gw, const struct sub *s, int argc, char **argv)
 				    "2147483647",
 				    esc(optarg));
 			break;
-		case 'h': sub_usage(stdout, s); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(s->cmd, c, argv);
 		}
 	}
-	PARSED(want_args(s, argc, argv, 1, "NAME"));
-	name = argv[optind];
-	if (!valid_user_name(name))
-		return bad_user_name(s->cmd, "group", name);
+	GW_PARSED(c);
+	GW_PARSED(want_name(s, argc, argv, N_GROUP, &name));
 	if ((ret = gw_open_state_db(gw, &db)) != 0)
 		return ret;
 	e = gw_db_group_get(db, name, 0, &old);
@@ -1098,30 +1037,21 @@ out:
 }
 
 static int
-group_del(struct gw *gw, const struct sub *s, int argc, char **argv)
+group_del(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	struct gw_db *db = NULL;
-	const char *name;
+	const char *name = NULL;
 	int e, ret;
 
-	PARSED(simple_args(s, argc, argv, NULL));
-	PARSED(want_args(s, argc, argv, 1, "NAME"));
-	name = argv[optind];
-	if (!valid_user_name(name))
-		return bad_user_name(s->cmd, "group", name);
-	if ((ret = gw_open_state_db(gw, &db)) != 0)
-		return ret;
+	GW_PARSED(begin(gw, s, argc, argv, NULL, N_GROUP, &name, &db));
 	e = gw_db_group_del(db, name);
-	if (e == TRASA_ERR_NOT_FOUND)
-		ret = cli_error(CLI_EXIT_FAIL, 0, "%s: no group '%s'", s->cmd,
-		    esc(name));
-	else if (e == TRASA_ERR_EXISTS)
+	if (e == TRASA_ERR_EXISTS)
 		ret = cli_error(CLI_EXIT_FAIL, 0,
 		    "%s: group '%s' is a user's primary group (delete the "
 		    "user first)",
 		    s->cmd, esc(name));
 	else if (e != 0)
-		ret = db_fail(gw, db, e, "%s: %s", s->cmd, esc(name));
+		ret = name_fail(gw, db, s, e, "group", name);
 	else {
 		audit(gw, db, "group.del", name, "");
 		printf("group %s deleted\n", esc(name));
@@ -1132,16 +1062,14 @@ group_del(struct gw *gw, const struct sub *s, int argc, char **argv)
 }
 
 static int
-group_member_cmd(struct gw *gw, const struct sub *s, int argc, char **argv)
+group_member_cmd(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	enum {
-		O_REMOVE = 256
+		O_REMOVE = GW_OPT_FIRST
 	};
 	static const struct option opts[] = {
 		{ "remove", no_argument, NULL, O_REMOVE },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
 	struct gw_db *db = NULL;
 	struct gw_user *u = NULL;
@@ -1151,39 +1079,27 @@ group_member_cmd(struct gw *gw, const struct sub *s, int argc, char **argv)
 	int c, e, add = 1, ret;
 
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
 		switch (c) {
 		case O_REMOVE: add = 0; break;
-		case 'h': sub_usage(stdout, s); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(s->cmd, c, argv);
 		}
 	}
-	PARSED(want_args(s, argc, argv, 2, "GROUP and USER"));
+	GW_PARSED(c);
+	GW_PARSED(want_args(s, argc, argv, 2, "GROUP and USER"));
 	group = argv[optind];
 	user = argv[optind + 1];
-	if (!valid_user_name(group))
-		return bad_user_name(s->cmd, "group", group);
-	if (!valid_user_name(user))
-		return bad_user_name(s->cmd, "user", user);
+	if ((ret = check_name(s->cmd, N_GROUP, group)) != 0 ||
+	    (ret = check_name(s->cmd, N_USER, user)) != 0)
+		return ret;
 	if ((ret = gw_open_state_db(gw, &db)) != 0)
 		return ret;
 	ret = CLI_EXIT_FAIL;
 	if ((e = gw_db_group_get(db, group, 0, &g)) != 0) {
-		if (e == TRASA_ERR_NOT_FOUND)
-			cli_error(CLI_EXIT_FAIL, 0, "%s: no group '%s'", s->cmd,
-			    esc(group));
-		else
-			db_fail(gw, db, e, "%s", s->cmd);
+		name_fail(gw, db, s, e, "group", group);
 		goto out;
 	}
 	if ((e = gw_db_user_get(db, user, 0, &u)) != 0) {
-		if (e == TRASA_ERR_NOT_FOUND)
-			cli_error(CLI_EXIT_FAIL, 0, "%s: no user '%s'", s->cmd,
-			    esc(user));
-		else
-			db_fail(gw, db, e, "%s", s->cmd);
+		name_fail(gw, db, s, e, "user", user);
 		goto out;
 	}
 	e = gw_db_group_member(db, group, user, add);
@@ -1215,7 +1131,7 @@ out:
 }
 
 static int
-group_list(struct gw *gw, const struct sub *s, int argc, char **argv)
+group_list(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	struct gw_group **list = NULL;
 	struct gw_db *db = NULL;
@@ -1223,10 +1139,7 @@ group_list(struct gw *gw, const struct sub *s, int argc, char **argv)
 	size_t i, n = 0;
 	int e, json = 0, ret;
 
-	PARSED(simple_args(s, argc, argv, &json));
-	PARSED(want_args(s, argc, argv, 0, ""));
-	if ((ret = gw_open_state_db(gw, &db)) != 0)
-		return ret;
+	GW_PARSED(begin(gw, s, argc, argv, &json, N_NONE, NULL, &db));
 	if ((e = gw_db_group_list(db, &list, &n)) != 0) {
 		ret = db_fail(gw, db, e, "%s", s->cmd);
 		goto out;
@@ -1236,10 +1149,8 @@ group_list(struct gw *gw, const struct sub *s, int argc, char **argv)
 			for (i = 0; i < n; i++) {
 				if ((o = json_object_new_object()) == NULL)
 					break;
-				json_object_object_add(o, "name",
-				    json_object_new_string(list[i]->name));
-				json_object_object_add(o, "gid",
-				    json_object_new_int64(list[i]->gid));
+				json_add_str(o, "name", list[i]->name);
+				json_add_u64(o, "gid", list[i]->gid);
 				json_object_object_add(o, "members",
 				    json_list(list[i]->members,
 					list[i]->nmembers));
@@ -1263,23 +1174,25 @@ out:
 	return ret;
 }
 
-static const struct sub group_subs[] = {
+static const struct gw_sub group_subs[] = {
 	{ "group add", "add", group_add, "group add NAME [--gid N]",
 	    "Add a group; the gid defaults to the next free one of [users] "
-	    "gid_min..gid_max.\n" },
+	    "gid_min..gid_max.\n",
+	    NULL },
 	{ "group del", "del", group_del, "group del NAME",
-	    "Delete a group (not while it is a user's primary group).\n" },
+	    "Delete a group (not while it is a user's primary group).\n",
+	    NULL },
 	{ "group member", "member", group_member_cmd,
 	    "group member GROUP USER [--remove]",
-	    "Add USER to GROUP, or remove it.\n" },
+	    "Add USER to GROUP, or remove it.\n", NULL },
 	{ "group list", "list", group_list, "group list [--json]",
-	    "List groups: NAME GID MEMBERS (a header line first).\n" },
+	    "List groups: NAME GID MEMBERS (a header line first).\n", NULL },
 };
 
 int
 cmd_group(struct gw *gw, int argc, char **argv)
 {
-	return dispatch(gw, "group", group_subs,
+	return gw_dispatch(gw, "group", group_subs,
 	    sizeof(group_subs) / sizeof(group_subs[0]), argc, argv);
 }
 
@@ -1292,10 +1205,10 @@ valid_principal(const char *s)
 }
 
 static int
-host_token(struct gw *gw, const struct sub *s, int argc, char **argv)
+host_token(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	enum {
-		O_PRINC = 256,
+		O_PRINC = GW_OPT_FIRST,
 		O_TTL,
 		O_ALLOW
 	};
@@ -1303,9 +1216,7 @@ host_token(struct gw *gw, const struct sub *s, int argc, char **argv)
 		{ "principals", required_argument, NULL, O_PRINC },
 		{ "ttl", required_argument, NULL, O_TTL },
 		{ "allow-groups", required_argument, NULL, O_ALLOW },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
 	struct gw_db *db = NULL;
 	struct list princ, allow;
@@ -1319,8 +1230,7 @@ host_token(struct gw *gw, const struct sub *s, int argc, char **argv)
 	memset(&allow, 0, sizeof(allow));
 	memset(token, 0, sizeof(token));
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
 		switch (c) {
 		case O_PRINC: princ_arg = optarg; break;
 		case O_ALLOW: allow_arg = optarg; break;
@@ -1331,15 +1241,10 @@ host_token(struct gw *gw, const struct sub *s, int argc, char **argv)
 				    esc(optarg));
 			have_ttl = 1;
 			break;
-		case 'h': sub_usage(stdout, s); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(s->cmd, c, argv);
 		}
 	}
-	PARSED(want_args(s, argc, argv, 1, "NAME"));
-	name = argv[optind];
-	if (!valid_host_name(name))
-		return bad_host_name(s->cmd, name);
+	GW_PARSED(c);
+	GW_PARSED(want_name(s, argc, argv, N_HOST, &name));
 	if (princ_arg != NULL) {
 		if (*princ_arg == '\0')
 			return cli_usage_error(s->cmd, "empty --principals");
@@ -1357,7 +1262,7 @@ host_token(struct gw *gw, const struct sub *s, int argc, char **argv)
 	}
 	if (allow_arg != NULL &&
 	    (ret = list_parse(s->cmd, "--allow-groups", allow_arg,
-		 valid_user_name, &allow)) != 0)
+		 valid_group_name, &allow)) != 0)
 		goto out;
 	if (!have_ttl)
 		ttl = gw->cfg.token_ttl;
@@ -1406,7 +1311,7 @@ out:
 }
 
 static int
-host_list(struct gw *gw, const struct sub *s, int argc, char **argv)
+host_list(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	struct gw_host **list = NULL, *h;
 	struct gw_db *db = NULL;
@@ -1415,10 +1320,7 @@ host_list(struct gw *gw, const struct sub *s, int argc, char **argv)
 	size_t i, n = 0;
 	int e, json = 0, ret;
 
-	PARSED(simple_args(s, argc, argv, &json));
-	PARSED(want_args(s, argc, argv, 0, ""));
-	if ((ret = gw_open_state_db(gw, &db)) != 0)
-		return ret;
+	GW_PARSED(begin(gw, s, argc, argv, &json, N_NONE, NULL, &db));
 	if ((e = gw_db_host_list(db, &list, &n)) != 0) {
 		ret = db_fail(gw, db, e, "%s", s->cmd);
 		goto out;
@@ -1430,22 +1332,17 @@ host_list(struct gw *gw, const struct sub *s, int argc, char **argv)
 				if ((o = json_object_new_object()) == NULL)
 					break;
 				format_utc(h->cert_expiry, exp, sizeof(exp));
-				json_object_object_add(o, "name",
-				    json_object_new_string(h->name));
+				json_add_str(o, "name", h->name);
 				json_object_object_add(o, "principals",
 				    json_list(h->principals, h->nprincipals));
 				json_object_object_add(o, "public_key",
 				    h->public_key != NULL ?
 					json_object_new_string(h->public_key) :
 					NULL);
-				json_object_object_add(o, "cert_serial",
-				    json_object_new_uint64(h->cert_serial));
-				json_object_object_add(o, "cert_expiry",
-				    json_object_new_uint64(h->cert_expiry));
-				json_object_object_add(o, "enrolled",
-				    json_object_new_uint64(h->enrolled));
-				json_object_object_add(o, "last_seen",
-				    json_object_new_uint64(h->last_seen));
+				json_add_u64(o, "cert_serial", h->cert_serial);
+				json_add_u64(o, "cert_expiry", h->cert_expiry);
+				json_add_u64(o, "enrolled", h->enrolled);
+				json_add_u64(o, "last_seen", h->last_seen);
 				json_object_object_add(o, "allow_groups",
 				    json_list(h->allow_groups,
 					h->nallow_groups));
@@ -1479,16 +1376,14 @@ out:
 }
 
 static int
-host_allow(struct gw *gw, const struct sub *s, int argc, char **argv)
+host_allow(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	enum {
-		O_GROUPS = 256
+		O_GROUPS = GW_OPT_FIRST
 	};
 	static const struct option opts[] = {
 		{ "groups", required_argument, NULL, O_GROUPS },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
 	struct gw_db *db = NULL;
 	struct list allow;
@@ -1498,23 +1393,18 @@ host_allow(struct gw *gw, const struct sub *s, int argc, char **argv)
 
 	memset(&allow, 0, sizeof(allow));
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
 		switch (c) {
 		case O_GROUPS: groups_arg = optarg; break;
-		case 'h': sub_usage(stdout, s); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(s->cmd, c, argv);
 		}
 	}
-	PARSED(want_args(s, argc, argv, 1, "NAME"));
+	GW_PARSED(c);
+	GW_PARSED(want_args(s, argc, argv, 1, "NAME"));
 	if (groups_arg == NULL)
 		return cli_usage_error(s->cmd,
 		    "--groups is required ('' for every user)");
-	name = argv[optind];
-	if (!valid_host_name(name))
-		return bad_host_name(s->cmd, name);
-	if ((ret = list_parse(s->cmd, "--groups", groups_arg, valid_user_name,
+	GW_PARSED(want_name(s, argc, argv, N_HOST, &name));
+	if ((ret = list_parse(s->cmd, "--groups", groups_arg, valid_group_name,
 		 &allow)) != 0)
 		return ret;
 	if ((ret = gw_open_state_db(gw, &db)) != 0)
@@ -1542,7 +1432,7 @@ out:
 	return ret;
 }
 
-static const struct sub host_subs[] = {
+static const struct gw_sub host_subs[] = {
 	{ "host token", "token", host_token,
 	    "host token NAME [--principals A,B] [--ttl DURATION]\n"
 	    "          [--allow-groups A,B]",
@@ -1550,42 +1440,44 @@ static const struct sub host_subs[] = {
 	    "'hostcert-tool\nenroll'); prints only the token. --principals: "
 	    "the names its host\ncertificate may hold besides NAME; --ttl: "
 	    "default [hosts] token_ttl,\ncapped at token_max_ttl; "
-	    "--allow-groups: as 'host allow'.\n" },
+	    "--allow-groups: as 'host allow'.\n",
+	    NULL },
 	{ "host list", "list", host_list, "host list [--json]",
 	    "List hosts: NAME SERIAL EXPIRES LAST_SEEN PRINCIPALS (UTC "
-	    "times, '-'\nwhen none; a header line first).\n" },
+	    "times, '-'\nwhen none; a header line first).\n",
+	    NULL },
 	{ "host allow", "allow", host_allow, "host allow NAME --groups A,B",
 	    "Set who may log in on host NAME: members of the groups ('' for "
-	    "every\ndirectory user).\n" },
+	    "every\ndirectory user).\n",
+	    NULL },
 };
 
 int
 cmd_host(struct gw *gw, int argc, char **argv)
 {
-	return dispatch(gw, "host", host_subs,
+	return gw_dispatch(gw, "host", host_subs,
 	    sizeof(host_subs) / sizeof(host_subs[0]), argc, argv);
 }
 
 /* ---------------------------------------------------------------- krl */
 
-static const struct sub krl_sub = { "krl", "krl", NULL, "krl [--out FILE]",
+static const struct gw_sub krl_sub = { "krl", "krl", NULL, "krl [--out FILE]",
 	"Write the KRL of every revocation (for sshd's RevokedKeys) to FILE\n"
 	"(default DIR/krl.bin), atomically; prints its path and "
-	"generation.\n" };
+	"generation.\n",
+	NULL };
 
 int
 cmd_krl(struct gw *gw, int argc, char **argv)
 {
 	enum {
-		O_OUT = 256
+		O_OUT = GW_OPT_FIRST
 	};
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, O_OUT },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
-	const struct sub *s = &krl_sub;
+	const struct gw_sub *s = &krl_sub;
 	struct sshkey **ukeys = NULL, **hkeys = NULL;
 	const struct sshkey *cas[4];
 	struct gw_db *db = NULL;
@@ -1597,20 +1489,17 @@ cmd_krl(struct gw *gw, int argc, char **argv)
 	int c, e, ret;
 
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
 		switch (c) {
 		case O_OUT:
 			if (*optarg == '\0')
 				return cli_usage_error(s->cmd, "empty --out");
 			out = optarg;
 			break;
-		case 'h': sub_usage(stdout, s); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(s->cmd, c, argv);
 		}
 	}
-	PARSED(want_args(s, argc, argv, 0, ""));
+	GW_PARSED(c);
+	GW_PARSED(want_args(s, argc, argv, 0, ""));
 	if (out == NULL) {
 		e = snprintf(path, sizeof(path), "%s/krl.bin", gw->state_dir);
 		if (e < 0 || (size_t)e >= sizeof(path))
@@ -1657,23 +1546,15 @@ out:
 static int
 parse_since(const char *s, uint64_t now, uint64_t *out)
 {
-	unsigned long long v;
 	uint64_t d;
 	struct tm tm, chk;
 	time_t t;
-	char *ep;
 	int y, mo, da, h = 0, mi = 0, se = 0, n = 0;
 
 	if (*s == '\0')
 		return -1;
-	if (strspn(s, "0123456789") == strlen(s)) {
-		errno = 0;
-		v = strtoull(s, &ep, 10);
-		if (errno != 0 || *ep != '\0')
-			return -1;
-		*out = v;
-		return 0;
-	}
+	if (strspn(s, "0123456789") == strlen(s))
+		return gw_parse_u64(s, 0, UINT64_MAX, out) != 0 ? -1 : 0;
 	if (gw_parse_duration(s, &d) == 0) {
 		*out = d < now ? now - d : 0;
 		return 0;
@@ -1702,38 +1583,50 @@ parse_since(const char *s, uint64_t now, uint64_t *out)
 	return 0;
 }
 
-static const struct sub audit_sub = { "audit", "audit", NULL,
+/* The text fields of an audit event, in their order of output. */
+#define NFIELDS 5
+static const char *const field[NFIELDS] = { "event", "actor", "subject",
+	"result", "detail" };
+
+static const char *
+audit_field(const struct gw_audit_rec *r, size_t i)
+{
+	const char *const v[NFIELDS] = { r->event, r->actor, r->subject,
+		r->result, r->detail };
+
+	return v[i];
+}
+
+static const struct gw_sub audit_sub = { "audit", "audit", NULL,
 	"audit [--since TIME] [--json]",
 	"Print the audit log, oldest first, one event per line: TIME EVENT "
 	"ACTOR\nSUBJECT RESULT DETAIL separated by tabs. TIME: a unix time, "
-	"a duration\nago (1h, 2d) or YYYY-MM-DDTHH:MM:SS (UTC).\n" };
+	"a duration\nago (1h, 2d) or YYYY-MM-DDTHH:MM:SS (UTC).\n",
+	NULL };
 
 int
 cmd_audit(struct gw *gw, int argc, char **argv)
 {
 	enum {
-		O_SINCE = 256,
+		O_SINCE = GW_OPT_FIRST,
 		O_JSON
 	};
 	static const struct option opts[] = {
 		{ "since", required_argument, NULL, O_SINCE },
 		{ "json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
-	const struct sub *s = &audit_sub;
+	const struct gw_sub *s = &audit_sub;
 	struct gw_audit_rec *r = NULL;
 	struct gw_db *db = NULL;
 	struct json_object *a, *o;
 	char when[32];
 	uint64_t since = 0;
-	size_t i, n = 0;
+	size_t i, j, n = 0;
 	int c, e, json = 0, ret;
 
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
 		switch (c) {
 		case O_SINCE:
 			if (parse_since(optarg, (uint64_t)time(NULL), &since) !=
@@ -1744,12 +1637,10 @@ cmd_audit(struct gw *gw, int argc, char **argv)
 				    esc(optarg));
 			break;
 		case O_JSON: json = 1; break;
-		case 'h': sub_usage(stdout, s); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(s->cmd, c, argv);
 		}
 	}
-	PARSED(want_args(s, argc, argv, 0, ""));
+	GW_PARSED(c);
+	GW_PARSED(want_args(s, argc, argv, 0, ""));
 	if ((ret = gw_open_state_db(gw, &db)) != 0)
 		return ret;
 	if ((e = gw_db_audit_list(db, since, 0, &r, &n)) != 0) {
@@ -1761,25 +1652,11 @@ cmd_audit(struct gw *gw, int argc, char **argv)
 			for (i = 0; i < n; i++) {
 				if ((o = json_object_new_object()) == NULL)
 					break;
-				json_object_object_add(o, "id",
-				    json_object_new_uint64(r[i].id));
-				json_object_object_add(o, "time",
-				    json_object_new_uint64(r[i].time));
-				json_object_object_add(o, "event",
-				    json_object_new_string(
-					r[i].event ? r[i].event : ""));
-				json_object_object_add(o, "actor",
-				    json_object_new_string(
-					r[i].actor ? r[i].actor : ""));
-				json_object_object_add(o, "subject",
-				    json_object_new_string(
-					r[i].subject ? r[i].subject : ""));
-				json_object_object_add(o, "result",
-				    json_object_new_string(
-					r[i].result ? r[i].result : ""));
-				json_object_object_add(o, "detail",
-				    json_object_new_string(
-					r[i].detail ? r[i].detail : ""));
+				json_add_u64(o, "id", r[i].id);
+				json_add_u64(o, "time", r[i].time);
+				for (j = 0; j < NFIELDS; j++)
+					json_add_str(o, field[j],
+					    audit_field(&r[i], j));
 				json_object_array_add(a, o);
 			}
 		}
@@ -1788,16 +1665,11 @@ cmd_audit(struct gw *gw, int argc, char **argv)
 	}
 	for (i = 0; i < n; i++) {
 		format_utc(r[i].time, when, sizeof(when));
-		printf("%s\t", when);
-		print_field(r[i].event, 0);
-		printf("\t");
-		print_field(r[i].actor, 0);
-		printf("\t");
-		print_field(r[i].subject, 0);
-		printf("\t");
-		print_field(r[i].result, 0);
-		printf("\t");
-		print_field(r[i].detail, 0);
+		printf("%s", when);
+		for (j = 0; j < NFIELDS; j++) {
+			printf("\t");
+			print_field(audit_field(&r[i], j), 0);
+		}
 		printf("\n");
 	}
 	ret = CLI_EXIT_OK;
@@ -1810,21 +1682,7 @@ out:
 /* ---------------------------------------------------------------- admin-token */
 
 static int
-token_name_arg(const struct sub *s, int argc, char **argv, const char **out)
-{
-	PARSED(simple_args(s, argc, argv, NULL));
-	PARSED(want_args(s, argc, argv, 1, "NAME"));
-	if (!valid_token_name(argv[optind]))
-		return cli_error(CLI_EXIT_FAIL, 0,
-		    "%s: invalid token name '%s' (1 to %d letters, digits, "
-		    "'.', '_', '-' or '@')",
-		    s->cmd, esc(argv[optind]), MAX_TOKEN_NAME);
-	*out = argv[optind];
-	return 0;
-}
-
-static int
-token_create(struct gw *gw, const struct sub *s, int argc, char **argv)
+token_create(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	struct gw_db *db = NULL;
 	const char *name = NULL;
@@ -1832,10 +1690,7 @@ token_create(struct gw *gw, const struct sub *s, int argc, char **argv)
 	uint8_t hash[32];
 	int e, ret;
 
-	if ((ret = token_name_arg(s, argc, argv, &name)) != 0 || name == NULL)
-		return ret;
-	if ((ret = gw_open_state_db(gw, &db)) != 0)
-		return ret;
+	GW_PARSED(begin(gw, s, argc, argv, NULL, N_TOKEN, &name, &db));
 	memset(token, 0, sizeof(token));
 	ret = CLI_EXIT_FAIL;
 	if ((e = gw_secret_new(token, hash)) != 0) {
@@ -1863,16 +1718,13 @@ out:
 }
 
 static int
-token_revoke(struct gw *gw, const struct sub *s, int argc, char **argv)
+token_revoke(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	struct gw_db *db = NULL;
 	const char *name = NULL;
 	int e, ret;
 
-	if ((ret = token_name_arg(s, argc, argv, &name)) != 0 || name == NULL)
-		return ret;
-	if ((ret = gw_open_state_db(gw, &db)) != 0)
-		return ret;
+	GW_PARSED(begin(gw, s, argc, argv, NULL, N_TOKEN, &name, &db));
 	e = gw_db_admin_token_revoke(db, name);
 	if (e == TRASA_ERR_NOT_FOUND)
 		ret = cli_error(CLI_EXIT_FAIL, 0,
@@ -1890,7 +1742,7 @@ token_revoke(struct gw *gw, const struct sub *s, int argc, char **argv)
 }
 
 static int
-token_list(struct gw *gw, const struct sub *s, int argc, char **argv)
+token_list(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	struct gw_admin_token *t = NULL;
 	struct gw_db *db = NULL;
@@ -1898,10 +1750,7 @@ token_list(struct gw *gw, const struct sub *s, int argc, char **argv)
 	size_t i, n = 0;
 	int e, ret;
 
-	PARSED(simple_args(s, argc, argv, NULL));
-	PARSED(want_args(s, argc, argv, 0, ""));
-	if ((ret = gw_open_state_db(gw, &db)) != 0)
-		return ret;
+	GW_PARSED(begin(gw, s, argc, argv, NULL, N_NONE, NULL, &db));
 	if ((e = gw_db_admin_token_list(db, &t, &n)) != 0) {
 		ret = db_fail(gw, db, e, "%s", s->cmd);
 		goto out;
@@ -1919,21 +1768,23 @@ out:
 	return ret;
 }
 
-static const struct sub token_subs[] = {
+static const struct gw_sub token_subs[] = {
 	{ "admin-token create", "create", token_create,
 	    "admin-token create NAME",
 	    "Make a token for the HTTPS API's admin requests (Authorization: "
-	    "Bearer);\nprints only the token (just its SHA-256 is kept).\n" },
+	    "Bearer);\nprints only the token (just its SHA-256 is kept).\n",
+	    NULL },
 	{ "admin-token revoke", "revoke", token_revoke,
-	    "admin-token revoke NAME", "Revoke an admin token.\n" },
+	    "admin-token revoke NAME", "Revoke an admin token.\n", NULL },
 	{ "admin-token list", "list", token_list, "admin-token list",
 	    "List unrevoked admin tokens: NAME CREATED (a header line "
-	    "first).\n" },
+	    "first).\n",
+	    NULL },
 };
 
 int
 cmd_admin_token(struct gw *gw, int argc, char **argv)
 {
-	return dispatch(gw, "admin-token", token_subs,
+	return gw_dispatch(gw, "admin-token", token_subs,
 	    sizeof(token_subs) / sizeof(token_subs[0]), argc, argv);
 }

@@ -70,6 +70,16 @@ static const struct {
 	{ "rsa-3072", SSHKEY_RSA, 3072 },
 };
 
+/* DIR/ca/NAME into buf, or one line. */
+static int
+ca_path(const struct gw *gw, const char *name, char *buf, size_t len)
+{
+	if (gw_ca_path(gw, name, buf, len) != 0)
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
+		    "state directory %s", gw->state_dir);
+	return 0;
+}
+
 static const struct ca_kind *
 ca_kind_of(enum sshcert_type type)
 {
@@ -144,10 +154,9 @@ gw_ca_load(const struct gw *gw, enum sshcert_type which, const char *passphrase,
 	struct tbuf *b = NULL;
 	int e, ret;
 
-	if (gw_ca_path(gw, kind->priv, priv, sizeof(priv)) != 0 ||
-	    gw_ca_path(gw, kind->pub, pub, sizeof(pub)) != 0)
-		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
-		    "state directory %s", gw->state_dir);
+	if ((ret = ca_path(gw, kind->priv, priv, sizeof(priv))) != 0 ||
+	    (ret = ca_path(gw, kind->pub, pub, sizeof(pub))) != 0)
+		return ret;
 	if ((ret = read_state_file(priv, GW_MAX_PRIV_FILE, &b)) != 0)
 		goto out;
 	e = sshkey_private_parse(tbuf_ptr(b), tbuf_len(b), passphrase, &k,
@@ -232,11 +241,8 @@ gw_ca_trusted(const struct gw *gw, enum sshcert_type which,
 	if ((keys = calloc(2, sizeof(*keys))) == NULL)
 		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_ALLOC, "CA keys");
 	for (i = 0; i < 2; i++) {
-		if (gw_ca_path(gw, names[i], path, sizeof(path)) != 0) {
-			ret = cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
-			    "state directory %s", gw->state_dir);
+		if ((ret = ca_path(gw, names[i], path, sizeof(path))) != 0)
 			goto out;
-		}
 		if (i > 0) {
 			if ((ret = path_exists(path, &exists)) != 0)
 				goto out;
@@ -323,7 +329,7 @@ gw_ca_passphrase(const char *file, char **out)
 
 /* mkdir -p: missing parents 0755, the last one with mode. */
 static int
-make_dir(const char *path, mode_t mode)
+mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX], *p;
 	struct stat st;
@@ -377,8 +383,29 @@ check_ca_dir(const char *path)
 	return 0;
 }
 
+/* mkdir -p, with mode for path itself, or one line. */
 static int
-parse_key_type(const char *name, size_t *idx)
+make_dir(const char *path, mode_t mode)
+{
+	if (mkdir_p(path, mode) != 0)
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO,
+		    "cannot create %s", path);
+	return 0;
+}
+
+/* A directory of CA keys, made if missing, and checked. */
+static int
+make_ca_dir(const char *path)
+{
+	int ret;
+
+	if ((ret = make_dir(path, 0700)) != 0)
+		return ret;
+	return check_ca_dir(path);
+}
+
+static int
+parse_key_type(const char *cmd, const char *name, size_t *idx)
 {
 	size_t i;
 
@@ -388,7 +415,21 @@ parse_key_type(const char *name, size_t *idx)
 			return 0;
 		}
 	}
-	return -1;
+	return cli_usage_error(cmd,
+	    "unknown --key-type '%s' (ed25519, ecdsa-p256, ecdsa-p384 or "
+	    "rsa-3072)",
+	    name);
+}
+
+static int
+write_file(const char *path, const struct tbuf *data, mode_t mode, int flags)
+{
+	int e;
+
+	if ((e = fileio_write(path, tbuf_ptr(data), tbuf_len(data), mode,
+		 flags)) != 0)
+		return cli_error(CLI_EXIT_FAIL, e, "writing %s", path);
+	return 0;
 }
 
 struct ca_out {
@@ -434,6 +475,21 @@ out:
 	return 0;
 }
 
+/* Record an audit event; 0, or one line and the error. */
+static int
+audit_ca(const struct gw *gw, struct gw_db *db, const char *event,
+    const char *subject, const char *detail)
+{
+	char actor[128];
+	int e;
+
+	gw_cli_actor(actor, sizeof(actor));
+	if ((e = gw_db_audit(db, event, actor, subject, "ok", detail)) != 0)
+		cli_error(CLI_EXIT_FAIL, e, "%s/%s: audit of %s: %s",
+		    gw->state_dir, GW_DB_FILE, event, gw_db_errmsg(db));
+	return e;
+}
+
 static void
 ca_init_usage(FILE *f)
 {
@@ -456,62 +512,47 @@ ca_init_usage(FILE *f)
 }
 
 static int
-ca_init(struct gw *gw, int argc, char **argv)
+ca_init(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	enum {
-		O_KEYTYPE = 256,
+		O_KEYTYPE = GW_OPT_FIRST,
 		O_PASS
 	};
 	static const struct option opts[] = {
 		{ "key-type", required_argument, NULL, O_KEYTYPE },
 		{ "passphrase-file", required_argument, NULL, O_PASS },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
+	const char *cmd = s->cmd;
 	struct ca_out files[NCAFILES];
 	struct gw_db *db = NULL;
 	char cadir[PATH_MAX], *fps[2] = { NULL, NULL }, *pass = NULL;
-	char actor[128], detail[256];
+	char detail[256];
 	const char *passfile = gw->passphrase_file;
 	size_t kt = 0, i, nexist = 0, first = 0;
 	struct stat st;
-	int c, e, ret = CLI_EXIT_FAIL;
+	int c, ret = CLI_EXIT_FAIL;
 
 	memset(files, 0, sizeof(files));
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
-		switch (c) {
-		case O_KEYTYPE:
-			if (parse_key_type(optarg, &kt) != 0)
-				return cli_usage_error("ca init",
-				    "unknown --key-type "
-				    "'%s' (ed25519, ecdsa-p256, ecdsa-p384 or "
-				    "rsa-3072)",
-				    optarg);
-			break;
-		case O_PASS: passfile = optarg; break;
-		case 'h': ca_init_usage(stdout); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option("ca init", c, argv);
-		}
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
+		if (c == O_KEYTYPE)
+			GW_PARSED(parse_key_type(cmd, optarg, &kt));
+		else
+			passfile = optarg;
 	}
+	GW_PARSED(c);
 	if (optind < argc)
-		return cli_usage_error("ca init", "unexpected argument '%s'",
+		return cli_usage_error(cmd, "unexpected argument '%s'",
 		    argv[optind]);
-	if (gw_ca_path(gw, NULL, cadir, sizeof(cadir)) != 0)
-		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
-		    "state directory %s", gw->state_dir);
+	GW_PARSED(ca_path(gw, NULL, cadir, sizeof(cadir)));
 
 	/* Nothing is changed unless all four files are absent. */
 	for (i = 0; i < NCAFILES; i++) {
 		const struct ca_kind *kind = &ca_kinds[i / 2];
 
-		if (gw_ca_path(gw, i % 2 ? kind->pub : kind->priv,
-			files[i].path, sizeof(files[i].path)) != 0)
-			return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
-			    "state directory %s", gw->state_dir);
+		GW_PARSED(ca_path(gw, i % 2 ? kind->pub : kind->priv,
+		    files[i].path, sizeof(files[i].path)));
 		if (lstat(files[i].path, &st) == 0) {
 			if (nexist++ == 0)
 				first = i;
@@ -534,38 +575,21 @@ ca_init(struct gw *gw, int argc, char **argv)
 			 &files[2 * i], &files[2 * i + 1], &fps[i])) != 0)
 			goto out;
 
-	if (make_dir(gw->state_dir, 0700) != 0) {
-		ret = cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "cannot create %s",
-		    gw->state_dir);
-		goto out;
-	}
-	if (make_dir(cadir, 0700) != 0) {
-		ret = cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "cannot create %s",
-		    cadir);
-		goto out;
-	}
-	if ((ret = check_ca_dir(cadir)) != 0)
+	if ((ret = make_dir(gw->state_dir, 0700)) != 0 ||
+	    (ret = make_ca_dir(cadir)) != 0)
 		goto out;
 	for (i = 0; i < NCAFILES; i++) {
-		e = fileio_write(files[i].path, tbuf_ptr(files[i].data),
-		    tbuf_len(files[i].data), files[i].mode,
-		    FILEIO_NO_OVERWRITE);
-		if (e != 0) {
-			ret = cli_error(CLI_EXIT_FAIL, e, "writing %s",
-			    files[i].path);
+		if ((ret = write_file(files[i].path, files[i].data,
+			 files[i].mode, FILEIO_NO_OVERWRITE)) != 0)
 			goto out;
-		}
 		files[i].written = 1;
 	}
 	if ((ret = gw_open_db(gw, 1, &db)) != 0)
 		goto out;
-	gw_cli_actor(actor, sizeof(actor));
 	snprintf(detail, sizeof(detail), "%s user %s host %s",
 	    key_types[kt].name, fps[0], fps[1]);
-	if ((e = gw_db_audit(db, "ca.init", actor, "user,host", "ok",
-		 detail)) != 0) {
-		ret = cli_error(CLI_EXIT_FAIL, e, "%s/%s: audit: %s",
-		    gw->state_dir, GW_DB_FILE, gw_db_errmsg(db));
+	if (audit_ca(gw, db, "ca.init", "user,host", detail) != 0) {
+		ret = CLI_EXIT_FAIL;
 		goto out;
 	}
 	for (i = 0; i < NCAFILES; i++) {
@@ -646,11 +670,25 @@ ca_show_usage(FILE *f)
 	    cli_get_progname());
 }
 
-/* "user" or "host" */
+/*
+ * After the options: "user" or "host", the only argument; none (*out
+ * NULL) when optional.
+ */
 static int
-parse_kind(const char *cmd, const char *arg, const struct ca_kind **out)
+want_kind(const char *cmd, int argc, char **argv, int optional,
+    const struct ca_kind **out)
 {
-	if (strcmp(arg, "user") == 0)
+	const char *arg = argv[optind];
+
+	if (argc - optind > 1)
+		return cli_usage_error(cmd, "unexpected argument '%s'",
+		    argv[optind + 1]);
+	if (optind == argc) {
+		if (!optional)
+			return cli_usage_error(cmd,
+			    "say which CA: user or host");
+		*out = NULL;
+	} else if (strcmp(arg, "user") == 0)
 		*out = &ca_kinds[0];
 	else if (strcmp(arg, "host") == 0)
 		*out = &ca_kinds[1];
@@ -661,36 +699,23 @@ parse_kind(const char *cmd, const char *arg, const struct ca_kind **out)
 }
 
 static int
-ca_show(struct gw *gw, int argc, char **argv)
+ca_show(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
+	const char *cmd = s->cmd;
 	const struct ca_kind *kind = NULL;
-	int c, ret;
+	int ret;
 
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h': ca_show_usage(stdout); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option("ca show", c, argv);
-		}
-	}
-	if (argc - optind > 1)
-		return cli_usage_error("ca show", "unexpected argument '%s'",
-		    argv[optind + 1]);
-	if (optind == argc) {
-		if ((ret = ca_show_one(gw, &ca_kinds[0])) != 0)
-			return ret;
-		return ca_show_one(gw, &ca_kinds[1]);
-	}
-	if ((ret = parse_kind("ca show", argv[optind], &kind)) != 0)
+	GW_PARSED(gw_next_opt(s, argc, argv, opts));
+	GW_PARSED(want_kind(cmd, argc, argv, 1, &kind));
+	if (kind != NULL)
+		return ca_show_one(gw, kind);
+	if ((ret = ca_show_one(gw, &ca_kinds[0])) != 0)
 		return ret;
-	return ca_show_one(gw, kind);
+	return ca_show_one(gw, &ca_kinds[1]);
 }
 
 /* ------------------------------------------------------ rotate, retire */
@@ -723,18 +748,17 @@ ca_paths_get(const struct gw *gw, const struct ca_kind *kind,
 	int ret;
 
 	memset(p, 0, sizeof(*p));
-	if (gw_ca_path(gw, NULL, p->dir, sizeof(p->dir)) != 0 ||
-	    gw_ca_path(gw, kind->priv, p->cur, sizeof(p->cur)) != 0 ||
-	    gw_ca_path(gw, kind->pub, p->cur_pub, sizeof(p->cur_pub)) != 0 ||
-	    gw_ca_path(gw, kind->prev, p->prev, sizeof(p->prev)) != 0 ||
-	    gw_ca_path(gw, kind->prev_pub, p->prev_pub, sizeof(p->prev_pub)) !=
+	if ((ret = ca_path(gw, NULL, p->dir, sizeof(p->dir))) != 0 ||
+	    (ret = ca_path(gw, kind->priv, p->cur, sizeof(p->cur))) != 0 ||
+	    (ret = ca_path(gw, kind->pub, p->cur_pub, sizeof(p->cur_pub))) !=
 		0 ||
-	    gw_ca_path(gw, kind->next, p->next, sizeof(p->next)) != 0 ||
-	    gw_ca_path(gw, kind->next_pub, p->next_pub, sizeof(p->next_pub)) !=
-		0)
-		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
-		    "state directory %s", gw->state_dir);
-	if ((ret = check_ca_dir(p->dir)) != 0)
+	    (ret = ca_path(gw, kind->prev, p->prev, sizeof(p->prev))) != 0 ||
+	    (ret = ca_path(gw, kind->prev_pub, p->prev_pub,
+		 sizeof(p->prev_pub))) != 0 ||
+	    (ret = ca_path(gw, kind->next, p->next, sizeof(p->next))) != 0 ||
+	    (ret = ca_path(gw, kind->next_pub, p->next_pub,
+		 sizeof(p->next_pub))) != 0 ||
+	    (ret = check_ca_dir(p->dir)) != 0)
 		return ret;
 	if ((ret = path_exists(p->prev, &p->has_prev)) != 0 ||
 	    (ret = path_exists(p->prev_pub, &p->has_prev_pub)) != 0 ||
@@ -750,6 +774,20 @@ link_file(const char *from, const char *to)
 	if (link(from, to) != 0)
 		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "link %s to %s",
 		    from, to);
+	return 0;
+}
+
+/* from gets the name to (a hard link), then loses its own. */
+static int
+move_file(const char *from, const char *to)
+{
+	int ret;
+
+	if ((ret = link_file(from, to)) != 0)
+		return ret;
+	if (unlink(from) != 0)
+		return cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "removing %s",
+		    from);
 	return 0;
 }
 
@@ -819,34 +857,19 @@ ca_rotate_usage(FILE *f)
 	    cli_get_progname());
 }
 
-static void
-audit_ca(const struct gw *gw, struct gw_db *db, const char *event,
-    const char *subject, const char *detail)
-{
-	char actor[128];
-	int e;
-
-	gw_cli_actor(actor, sizeof(actor));
-	if ((e = gw_db_audit(db, event, actor, subject, "ok", detail)) != 0)
-		cli_error(CLI_EXIT_FAIL, e, "%s/%s: audit of %s: %s",
-		    gw->state_dir, GW_DB_FILE, event, gw_db_errmsg(db));
-}
-
 static int
-ca_rotate(struct gw *gw, int argc, char **argv)
+ca_rotate(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	enum {
-		O_KEYTYPE = 256,
+		O_KEYTYPE = GW_OPT_FIRST,
 		O_PASS
 	};
 	static const struct option opts[] = {
 		{ "key-type", required_argument, NULL, O_KEYTYPE },
 		{ "passphrase-file", required_argument, NULL, O_PASS },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
-	static const char cmd[] = "ca rotate";
+	const char *cmd = s->cmd;
 	const struct ca_kind *kind = NULL;
 	const char *passfile = gw->passphrase_file, *label;
 	struct ca_out priv, pub;
@@ -862,31 +885,15 @@ ca_rotate(struct gw *gw, int argc, char **argv)
 	memset(&priv, 0, sizeof(priv));
 	memset(&pub, 0, sizeof(pub));
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
-		switch (c) {
-		case O_KEYTYPE:
-			if (parse_key_type(optarg, &kt) != 0)
-				return cli_usage_error(cmd,
-				    "unknown --key-type "
-				    "'%s' (ed25519, ecdsa-p256, ecdsa-p384 or "
-				    "rsa-3072)",
-				    optarg);
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
+		if (c == O_KEYTYPE) {
+			GW_PARSED(parse_key_type(cmd, optarg, &kt));
 			have_kt = 1;
-			break;
-		case O_PASS: passfile = optarg; break;
-		case 'h': ca_rotate_usage(stdout); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(cmd, c, argv);
-		}
+		} else
+			passfile = optarg;
 	}
-	if (optind == argc)
-		return cli_usage_error(cmd, "say which CA: user or host");
-	if (argc - optind > 1)
-		return cli_usage_error(cmd, "unexpected argument '%s'",
-		    argv[optind + 1]);
-	if ((ret = parse_kind(cmd, argv[optind], &kind)) != 0)
-		return ret;
+	GW_PARSED(c);
+	GW_PARSED(want_kind(cmd, argc, argv, 0, &kind));
 
 	if ((ret = ca_paths_get(gw, kind, &p)) != 0)
 		goto out;
@@ -935,17 +942,11 @@ ca_rotate(struct gw *gw, int argc, char **argv)
 		goto out;
 	ret = CLI_EXIT_FAIL;
 	/* 1. The new pair under the .new names (stale ones replaced). */
-	if ((e = fileio_write(p.next, tbuf_ptr(priv.data), tbuf_len(priv.data),
-		 priv.mode, 0)) != 0) {
-		cli_error(CLI_EXIT_FAIL, e, "writing %s", p.next);
+	if ((ret = write_file(p.next, priv.data, priv.mode, 0)) != 0)
 		goto out;
-	}
 	p.has_next = 1;
-	if ((e = fileio_write(p.next_pub, tbuf_ptr(pub.data),
-		 tbuf_len(pub.data), pub.mode, 0)) != 0) {
-		cli_error(CLI_EXIT_FAIL, e, "writing %s", p.next_pub);
+	if ((ret = write_file(p.next_pub, pub.data, pub.mode, 0)) != 0)
 		goto out;
-	}
 	p.has_next_pub = 1;
 	/* 2. and 3.: .prev links, then the renames. */
 	if ((ret = finish_rotation(&p)) != 0)
@@ -986,14 +987,12 @@ ca_retire_usage(FILE *f)
 }
 
 static int
-ca_retire(struct gw *gw, int argc, char **argv)
+ca_retire(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
-	static const char cmd[] = "ca retire";
+	const char *cmd = s->cmd;
 	const struct ca_kind *kind = NULL;
 	struct ca_paths p;
 	struct sshkey *k = NULL;
@@ -1003,24 +1002,11 @@ ca_retire(struct gw *gw, int argc, char **argv)
 	struct tm tm;
 	time_t now;
 	unsigned i;
-	int c, e, exists, ret;
+	int e, exists, ret;
 
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h': ca_retire_usage(stdout); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(cmd, c, argv);
-		}
-	}
-	if (optind == argc)
-		return cli_usage_error(cmd, "say which CA: user or host");
-	if (argc - optind > 1)
-		return cli_usage_error(cmd, "unexpected argument '%s'",
-		    argv[optind + 1]);
-	if ((ret = parse_kind(cmd, argv[optind], &kind)) != 0)
-		return ret;
+	GW_PARSED(gw_next_opt(s, argc, argv, opts));
+	GW_PARSED(want_kind(cmd, argc, argv, 0, &kind));
 
 	if ((ret = ca_paths_get(gw, kind, &p)) != 0)
 		goto out;
@@ -1051,17 +1037,8 @@ ca_retire(struct gw *gw, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (gw_ca_path(gw, "retired", rdir, sizeof(rdir)) != 0) {
-		cli_error(CLI_EXIT_FAIL, TRASA_ERR_TOO_LONG,
-		    "state directory %s", gw->state_dir);
-		goto out;
-	}
-	if (make_dir(rdir, 0700) != 0) {
-		cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "cannot create %s",
-		    rdir);
-		goto out;
-	}
-	if ((ret = check_ca_dir(rdir)) != 0)
+	if ((ret = ca_path(gw, "retired", rdir, sizeof(rdir))) != 0 ||
+	    (ret = make_ca_dir(rdir)) != 0)
 		goto out;
 	ret = CLI_EXIT_FAIL;
 	now = time(NULL);
@@ -1098,26 +1075,10 @@ ca_retire(struct gw *gw, int argc, char **argv)
 		}
 	}
 	/* The public key first: from then on it is not trusted. */
-	if (p.has_prev_pub) {
-		if ((ret = link_file(p.prev_pub, basepub)) != 0)
-			goto out;
-		ret = CLI_EXIT_FAIL;
-		if (unlink(p.prev_pub) != 0) {
-			cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "removing %s",
-			    p.prev_pub);
-			goto out;
-		}
-	}
-	if (p.has_prev) {
-		if ((ret = link_file(p.prev, base)) != 0)
-			goto out;
-		ret = CLI_EXIT_FAIL;
-		if (unlink(p.prev) != 0) {
-			cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "removing %s",
-			    p.prev);
-			goto out;
-		}
-	}
+	if ((p.has_prev_pub && (ret = move_file(p.prev_pub, basepub)) != 0) ||
+	    (p.has_prev && (ret = move_file(p.prev, base)) != 0))
+		goto out;
+	ret = CLI_EXIT_FAIL;
 	if (fsync_dir(rdir) != 0 || fsync_dir(p.dir) != 0) {
 		cli_error(CLI_EXIT_FAIL, TRASA_ERR_IO, "fsync %s", p.dir);
 		goto out;
@@ -1137,27 +1098,16 @@ out:
 
 /* ---------------------------------------------------------------- dispatch */
 
+static const struct gw_sub subs[] = {
+	{ "ca init", "init", ca_init, NULL, NULL, ca_init_usage },
+	{ "ca show", "show", ca_show, NULL, NULL, ca_show_usage },
+	{ "ca rotate", "rotate", ca_rotate, NULL, NULL, ca_rotate_usage },
+	{ "ca retire", "retire", ca_retire, NULL, NULL, ca_retire_usage },
+};
+
 int
 cmd_ca(struct gw *gw, int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage_error("ca",
-		    "missing subcommand (init, show, rotate or retire)");
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		ca_init_usage(stdout);
-		ca_show_usage(stdout);
-		ca_rotate_usage(stdout);
-		ca_retire_usage(stdout);
-		return CLI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "init") == 0)
-		return ca_init(gw, argc - 1, argv + 1);
-	if (strcmp(argv[1], "show") == 0)
-		return ca_show(gw, argc - 1, argv + 1);
-	if (strcmp(argv[1], "rotate") == 0)
-		return ca_rotate(gw, argc - 1, argv + 1);
-	if (strcmp(argv[1], "retire") == 0)
-		return ca_retire(gw, argc - 1, argv + 1);
-	return cli_usage_error("ca",
-	    "unknown subcommand '%s' (init, show, rotate or retire)", argv[1]);
+	return gw_dispatch(gw, "ca", subs, sizeof(subs) / sizeof(subs[0]), argc,
+	    argv);
 }

@@ -5,7 +5,6 @@
  * ssh-keygen -s does. revoke: record a revocation for the KRL.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -49,53 +48,6 @@ struct sign_req {
 
 /* ---------------------------------------------------------------- arguments */
 
-/* "300", "300s", "5m", "2h", "30d", "1w"; 1 second to TTL_MAX. */
-static int
-parse_ttl(const char *s, uint64_t *out)
-{
-	unsigned long long v, mult = 1;
-	char *ep;
-
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoull(s, &ep, 10);
-	if (errno != 0)
-		return -1;
-	if (*ep != '\0') {
-		switch (*ep) {
-		case 's': mult = 1; break;
-		case 'm': mult = 60; break;
-		case 'h': mult = 3600; break;
-		case 'd': mult = 24 * 3600; break;
-		case 'w': mult = 7 * 24 * 3600; break;
-		default: return -1;
-		}
-		if (ep[1] != '\0')
-			return -1;
-	}
-	if (v == 0 || v > TTL_MAX / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
-}
-
-static int
-parse_serial(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *ep;
-
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoull(s, &ep, 10);
-	if (errno != 0 || *ep != '\0')
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Split "a,b" into r->principals; messages name the bad one. */
 static int
 parse_principals(struct sign_req *r, const char *list)
@@ -132,15 +84,19 @@ parse_principals(struct sign_req *r, const char *list)
 	return 0;
 }
 
+/* --key-id and --force-command: 1 to max bytes, tabs but no other
+ * control character. */
 static int
-has_control(const char *s)
+valid_text(const char *s, size_t max)
 {
 	const unsigned char *c;
 
+	if (*s == '\0' || strlen(s) > max)
+		return 0;
 	for (c = (const unsigned char *)s; *c != '\0'; c++)
 		if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
-			return 1;
-	return 0;
+			return 0;
+	return 1;
 }
 
 /* ---------------------------------------------------------------- signing */
@@ -265,6 +221,16 @@ out:
 	return ret;
 }
 
+/* what failed: with SQLite's reason for I/O errors. */
+static int
+db_error(const struct gw *gw, struct gw_db *db, int e, const char *what)
+{
+	if (e == TRASA_ERR_IO)
+		return cli_error(CLI_EXIT_FAIL, 0, "%s: %s/%s: %s", what,
+		    gw->state_dir, GW_DB_FILE, gw_db_errmsg(db));
+	return cli_error(CLI_EXIT_FAIL, e, "%s", what);
+}
+
 static int
 sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 {
@@ -339,12 +305,8 @@ sign(struct gw *gw, const struct sign_req *r, const char *passphrase)
 			    "serial %" PRIu64 " was already issued "
 			    "(serials are never reused)",
 			    r->serial);
-		else if (e == TRASA_ERR_IO)
-			cli_error(CLI_EXIT_FAIL, 0,
-			    "signing the certificate: %s/%s: %s", gw->state_dir,
-			    GW_DB_FILE, gw_db_errmsg(db));
 		else
-			cli_error(CLI_EXIT_FAIL, e, "signing the certificate");
+			db_error(gw, db, e, "signing the certificate");
 		goto out;
 	}
 	if ((e = sshkey_format_public(cert, comment, &line)) != 0) {
@@ -429,10 +391,10 @@ sign_usage(FILE *f)
 }
 
 static int
-sign_main(struct gw *gw, int argc, char **argv)
+sign_main(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	enum {
-		O_USER = 256,
+		O_USER = GW_OPT_FIRST,
 		O_HOST,
 		O_PRINC,
 		O_TTL,
@@ -462,11 +424,9 @@ sign_main(struct gw *gw, int argc, char **argv)
 		{ "no-x11-forwarding", no_argument, NULL, O_NOX11 },
 		{ "no-user-rc", no_argument, NULL, O_NORC },
 		{ "passphrase-file", required_argument, NULL, O_PASS },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
-	static const char cmd[] = "cert sign";
+	const char *cmd = s->cmd;
 	const char *passfile = gw->passphrase_file;
 	struct sign_req r;
 	char *pass = NULL;
@@ -474,8 +434,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
 		switch (c) {
 		case O_USER:
 		case O_HOST:
@@ -504,7 +463,8 @@ sign_main(struct gw *gw, int argc, char **argv)
 				goto out;
 			break;
 		case O_TTL:
-			if (parse_ttl(optarg, &r.ttl) != 0) {
+			if (gw_parse_duration(optarg, &r.ttl) != 0 ||
+			    r.ttl > TTL_MAX) {
 				ret = cli_usage_error(cmd,
 				    "--ttl '%s': give 1s to "
 				    "366d as N, Ns, Nm, Nh, Nd or Nw",
@@ -514,8 +474,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 			r.have_ttl = 1;
 			break;
 		case O_KEYID:
-			if (*optarg == '\0' || has_control(optarg) ||
-			    strlen(optarg) > MAX_KEY_ID) {
+			if (!valid_text(optarg, MAX_KEY_ID)) {
 				ret = cli_usage_error(cmd,
 				    "--key-id is empty, too "
 				    "long or holds a control character");
@@ -524,7 +483,8 @@ sign_main(struct gw *gw, int argc, char **argv)
 			r.key_id = optarg;
 			break;
 		case O_SERIAL:
-			if (parse_serial(optarg, &r.serial) != 0) {
+			if (gw_parse_u64(optarg, 0, UINT64_MAX, &r.serial) !=
+			    0) {
 				ret = cli_usage_error(cmd,
 				    "--serial '%s' is not a "
 				    "number from 0 to %" PRIu64,
@@ -534,8 +494,7 @@ sign_main(struct gw *gw, int argc, char **argv)
 			r.have_serial = 1;
 			break;
 		case O_FORCE:
-			if (*optarg == '\0' || has_control(optarg) ||
-			    strlen(optarg) > MAX_COMMAND) {
+			if (!valid_text(optarg, MAX_COMMAND)) {
 				ret = cli_usage_error(cmd,
 				    "--force-command is empty, "
 				    "too long or holds a control character");
@@ -560,13 +519,11 @@ sign_main(struct gw *gw, int argc, char **argv)
 		case O_NOX11: r.no_ext |= GW_NO_X11_FORWARDING; break;
 		case O_NORC: r.no_ext |= GW_NO_USER_RC; break;
 		case O_PASS: passfile = optarg; break;
-		case 'h':
-			sign_usage(stdout);
-			ret = CLI_EXIT_OK;
-			goto out;
-		case 'v': cli_set_verbose(1); break;
-		default: ret = cli_bad_option(cmd, c, argv); goto out;
 		}
+	}
+	if (c != 0) {
+		ret = c == GW_HELP_DONE ? CLI_EXIT_OK : c;
+		goto out;
 	}
 	ret = CLI_EXIT_USAGE;
 	if (!r.have_type)
@@ -612,10 +569,10 @@ revoke_usage(FILE *f)
 }
 
 static int
-revoke_main(struct gw *gw, int argc, char **argv)
+revoke_main(struct gw *gw, const struct gw_sub *s, int argc, char **argv)
 {
 	enum {
-		O_SERIAL = 256,
+		O_SERIAL = GW_OPT_FIRST,
 		O_KEYID,
 		O_KEY
 	};
@@ -623,11 +580,9 @@ revoke_main(struct gw *gw, int argc, char **argv)
 		{ "serial", required_argument, NULL, O_SERIAL },
 		{ "key-id", required_argument, NULL, O_KEYID },
 		{ "key", required_argument, NULL, O_KEY },
-		{ "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		GW_COMMON_OPTIONS,
 	};
-	static const char cmd[] = "cert revoke";
+	const char *cmd = s->cmd;
 	enum gw_revoke_kind kind = 0;
 	const char *arg = NULL;
 	struct sshkey *k = NULL, *plain = NULL;
@@ -639,8 +594,7 @@ revoke_main(struct gw *gw, int argc, char **argv)
 	int c, e, exists = 0, ret;
 
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((c = gw_next_opt(s, argc, argv, opts)) >= GW_OPT_FIRST) {
 		switch (c) {
 		case O_SERIAL:
 		case O_KEYID:
@@ -656,11 +610,10 @@ revoke_main(struct gw *gw, int argc, char **argv)
 				kind = GW_REVOKE_KEY;
 			arg = optarg;
 			break;
-		case 'h': revoke_usage(stdout); return CLI_EXIT_OK;
-		case 'v': cli_set_verbose(1); break;
-		default: return cli_bad_option(cmd, c, argv);
 		}
 	}
+	if (c != 0)
+		return c == GW_HELP_DONE ? CLI_EXIT_OK : c;
 	if (optind < argc)
 		return cli_usage_error(cmd, "unexpected argument '%s'",
 		    argv[optind]);
@@ -668,12 +621,11 @@ revoke_main(struct gw *gw, int argc, char **argv)
 		return cli_usage_error(cmd,
 		    "give --serial N, --key-id ID or --key FILE");
 	if (kind == GW_REVOKE_SERIAL &&
-	    (parse_serial(arg, &serial) != 0 || serial == 0))
+	    gw_parse_u64(arg, 1, UINT64_MAX, &serial) != 0)
 		return cli_usage_error(cmd,
 		    "--serial '%s' is not a number from 1 to %" PRIu64, arg,
 		    UINT64_MAX);
-	if (kind == GW_REVOKE_KEY_ID &&
-	    (*arg == '\0' || has_control(arg) || strlen(arg) > MAX_KEY_ID))
+	if (kind == GW_REVOKE_KEY_ID && !valid_text(arg, MAX_KEY_ID))
 		return cli_usage_error(cmd,
 		    "--key-id is empty, too long or holds a control "
 		    "character");
@@ -718,11 +670,7 @@ revoke_main(struct gw *gw, int argc, char **argv)
 	}
 	gw_cli_actor(actor, sizeof(actor));
 	if ((e = gw_db_revoke(db, kind, value, actor)) != 0) {
-		if (e == TRASA_ERR_IO)
-			cli_error(CLI_EXIT_FAIL, 0, "revoking: %s/%s: %s",
-			    gw->state_dir, GW_DB_FILE, gw_db_errmsg(db));
-		else
-			cli_error(CLI_EXIT_FAIL, e, "revoking");
+		db_error(gw, db, e, "revoking");
 		goto out;
 	}
 	switch (kind) {
@@ -757,21 +705,14 @@ out:
 
 /* ---------------------------------------------------------------- dispatch */
 
+static const struct gw_sub subs[] = {
+	{ "cert sign", "sign", sign_main, NULL, NULL, sign_usage },
+	{ "cert revoke", "revoke", revoke_main, NULL, NULL, revoke_usage },
+};
+
 int
 cmd_cert(struct gw *gw, int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage_error("cert",
-		    "missing subcommand (sign or revoke)");
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		sign_usage(stdout);
-		revoke_usage(stdout);
-		return CLI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "sign") == 0)
-		return sign_main(gw, argc - 1, argv + 1);
-	if (strcmp(argv[1], "revoke") == 0)
-		return revoke_main(gw, argc - 1, argv + 1);
-	return cli_usage_error("cert",
-	    "unknown subcommand '%s' (sign or revoke)", argv[1]);
+	return gw_dispatch(gw, "cert", subs, sizeof(subs) / sizeof(subs[0]),
+	    argc, argv);
 }

@@ -1,8 +1,11 @@
 /*
  * common.c: helpers trasa-gateway's commands and the API share: paths in
- * the state directory, passphrase files, names, secrets, the database.
+ * the state directory, passphrase files, names, secrets, the database,
+ * subcommands and their options.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +104,22 @@ gw_valid_name(const char *s)
 }
 
 int
+gw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *ep;
+
+	if (!isdigit((unsigned char)*s))
+		return TRASA_ERR_INVALID_ARG;
+	errno = 0;
+	v = strtoull(s, &ep, 10);
+	if (errno != 0 || *ep != '\0' || v < min || v > max)
+		return TRASA_ERR_INVALID_ARG;
+	*out = v;
+	return 0;
+}
+
+int
 gw_secret_new(char out[44], uint8_t hash[32])
 {
 	static const char b64url[] =
@@ -151,4 +170,73 @@ gw_open_db(const struct gw *gw, int create, struct gw_db **out)
 		return cli_error(CLI_EXIT_FAIL, e, "%s/%s", gw->state_dir,
 		    GW_DB_FILE);
 	return 0;
+}
+
+void
+gw_sub_usage(FILE *f, const struct gw_sub *s)
+{
+	if (s->usage != NULL)
+		s->usage(f);
+	else
+		fprintf(f, "usage: %s [global options] %s\n%s",
+		    cli_get_progname(), s->synopsis, s->help);
+}
+
+int
+gw_next_opt(const struct gw_sub *s, int argc, char **argv,
+    const struct option *opts)
+{
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+		if (c >= GW_OPT_FIRST)
+			return c;
+		if (c == 'h') {
+			gw_sub_usage(stdout, s);
+			return GW_HELP_DONE;
+		}
+		if (c != 'v')
+			return cli_bad_option(s->cmd, c, argv);
+		cli_set_verbose(1);
+	}
+	return 0;
+}
+
+int
+gw_dispatch(struct gw *gw, const char *group, const struct gw_sub *subs,
+    size_t n, int argc, char **argv)
+{
+	const char *sep;
+	char names[256], *e;
+	size_t i, o = 0;
+	int ret;
+
+	names[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (i == 0)
+			sep = "";
+		else if (i + 1 == n)
+			sep = " or ";
+		else
+			sep = ", ";
+		o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", sep,
+		    subs[i].name);
+	}
+	if (argc < 2)
+		return cli_usage_error(group, "missing subcommand (%s)", names);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		for (i = 0; i < n; i++)
+			gw_sub_usage(stdout, &subs[i]);
+		return CLI_EXIT_OK;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].fn(gw, &subs[i], argc - 1, argv + 1);
+	/* Escaped and truncated: argv[1] may hold anything. */
+	e = cli_escape_string(argv[1], 128);
+	ret = cli_usage_error(group, "unknown subcommand '%s' (%s)",
+	    e != NULL ? e : "?", names);
+	free(e);
+	return ret;
 }

@@ -14,12 +14,18 @@
 #include "conf.h"
 #include "err.h"
 #include "fileio.h"
+#include "gateway.h"
 #include "tbuf.h"
 
 #define MAX_CONFIG_FILE (256u * 1024)
 #define MAX_DURATION (10ull * 366 * 24 * 3600) /* ten years */
 
-enum kind { K_STR, K_U32, K_UINT, K_DUR };
+enum kind {
+	K_STR,
+	K_U32,
+	K_UINT,
+	K_DUR
+};
 
 struct key {
 	const char *section, *name;
@@ -88,22 +94,6 @@ gw_parse_duration(const char *s, uint64_t *out)
 }
 
 static int
-parse_number(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *ep;
-
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoull(s, &ep, 10);
-	if (errno != 0 || *ep != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
 set_key(struct parse *p, const struct key *k, const char *value)
 {
 	char *base = (char *)p->cfg + k->off;
@@ -137,7 +127,7 @@ set_key(struct parse *p, const struct key *k, const char *value)
 		return 1;
 	case K_U32:
 	case K_UINT:
-		if (parse_number(value, k->min, k->max, &v) != 0) {
+		if (gw_parse_u64(value, k->min, k->max, &v) != 0) {
 			snprintf(p->msg, sizeof(p->msg),
 			    "%s: '%.64s' is not a number from %llu to %llu",
 			    k->name, value, (unsigned long long)k->min,
@@ -185,8 +175,7 @@ set_defaults(struct gw_config *cfg)
 	cfg->listen = strdup(GW_DEFAULT_LISTEN);
 	cfg->home_base = strdup("/home");
 	cfg->shell = strdup("/bin/bash");
-	if (cfg->listen == NULL || cfg->home_base == NULL ||
-	    cfg->shell == NULL)
+	if (cfg->listen == NULL || cfg->home_base == NULL || cfg->shell == NULL)
 		return TRASA_ERR_ALLOC;
 	cfg->uid_min = 200000;
 	cfg->uid_max = 299999;

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "conf.h"
 #include "sshcert.h"
@@ -46,6 +47,59 @@ int cmd_host(struct gw *gw, int argc, char **argv);	   /* admin.c */
 int cmd_krl(struct gw *gw, int argc, char **argv);	   /* admin.c */
 int cmd_audit(struct gw *gw, int argc, char **argv);	   /* admin.c */
 int cmd_admin_token(struct gw *gw, int argc, char **argv); /* admin.c */
+
+/*
+ * A subcommand ("user add", "ca init"): its usage is "usage: PROG [global
+ * options] SYNOPSIS\nHELP", or what usage() prints when it is set.
+ */
+struct gw_sub {
+	const char *cmd;  /* "user add": named in messages */
+	const char *name; /* "add" */
+	int (*fn)(struct gw *, const struct gw_sub *, int, char **);
+	const char *synopsis;
+	const char *help;
+	void (*usage)(FILE *); /* or NULL */
+};
+
+#define GW_HELP_DONE (-1000) /* --help was printed: exit 0 */
+#define GW_OPT_FIRST 256     /* the codes of a command's own options */
+/* -h and -v, ending the option table of every command (<getopt.h>). */
+/* clang-format off */
+#define GW_COMMON_OPTIONS                          \
+	{ "help", no_argument, NULL, 'h' },        \
+	{ "verbose", no_argument, NULL, 'v' },     \
+	{ NULL, 0, NULL, 0 }
+/* clang-format on */
+
+/* Return from the caller: CLI_EXIT_OK after GW_HELP_DONE, x when not 0. */
+#define GW_PARSED(x)                        \
+	do {                                \
+		int r_ = (x);               \
+		if (r_ == GW_HELP_DONE)     \
+			return CLI_EXIT_OK; \
+		if (r_ != 0)                \
+			return r_;          \
+	} while (0)
+
+/* Print s's usage to f. */
+void gw_sub_usage(FILE *f, const struct gw_sub *s);
+
+/*
+ * The next of a command's own options (a code from GW_OPT_FIRST on),
+ * after -h (usage printed: GW_HELP_DONE) and -v: 0 at the end, or an exit
+ * code. optind is set to 0 before the first call.
+ */
+struct option;
+int gw_next_opt(const struct gw_sub *s, int argc, char **argv,
+    const struct option *opts);
+
+/*
+ * Run the subcommand argv[1] of command group (argv[0]) from subs[n]:
+ * -h/--help prints every usage; a missing or unknown one is a usage error
+ * naming the known ones.
+ */
+int gw_dispatch(struct gw *gw, const char *group, const struct gw_sub *subs,
+    size_t n, int argc, char **argv);
 
 /*
  * Open the state directory's database for a command (creating it when
@@ -110,6 +164,12 @@ int gw_ca_load(const struct gw *gw, enum sshcert_type which,
 int gw_ca_trusted(const struct gw *gw, enum sshcert_type which,
     struct sshkey ***out, size_t *n);
 void gw_ca_keys_free(struct sshkey **keys, size_t n);
+
+/*
+ * A decimal number (digits only) from min to max into *out; 0 or
+ * TRASA_ERR_INVALID_ARG.
+ */
+int gw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* 1 when s is non-empty and holds no comma, blank or control character. */
 int gw_valid_name(const char *s);
