@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "api.h"
 #include "cli.h"
@@ -1300,6 +1301,36 @@ fail_issue(struct rq *r, int e)
 }
 
 /*
+ * 0 when neither the key nor (serial != 0) that serial is revoked; -1
+ * with a 403 naming field, audited as event, when one is.
+ */
+static int
+check_not_revoked(struct rq *r, const struct sshkey *key, uint64_t serial,
+    const char *event, const char *subject, const char *field)
+{
+	char *line = NULL, num[32];
+	int e, revoked = 0;
+
+	if ((e = sshkey_format_public(key, NULL, &line)) == 0)
+		e = gw_db_revoked(r->t->db, GW_REVOKE_KEY, line, &revoked);
+	free(line);
+	if (e == 0 && !revoked && serial != 0) {
+		snprintf(num, sizeof(num), "%" PRIu64, serial);
+		e = gw_db_revoked(r->t->db, GW_REVOKE_SERIAL, num, &revoked);
+	}
+	if (e != 0) {
+		fail_db(r, e, "revocations");
+		return -1;
+	}
+	if (!revoked)
+		return 0;
+	resp_error(r->resp, 403, field,
+	    "%s: the key or its certificate is revoked", field);
+	audit(r, event, subject, "revoked", NULL);
+	return -1;
+}
+
+/*
  * Issue a certificate for the request (gw_issue() with the user or host
  * CA's signing key); -1 with the response set on failure.
  */
@@ -1452,6 +1483,35 @@ h_known_hosts(struct rq *r)
 		r->resp->content_type = CT_TEXT;
 }
 
+/* "krl-GEN-XXXXXXXXXXXXXXXX": the revocation generation and the first
+ * 8 bytes of SHA-256 over the trusted CA keys. */
+static void
+krl_tag(const struct ca_set *cs, uint64_t gen, char *buf, size_t len)
+{
+	uint8_t md[32];
+	unsigned int mdlen = sizeof(md);
+	EVP_MD_CTX *c;
+	size_t i;
+	int n;
+
+	memset(md, 0, sizeof(md));
+	if ((c = EVP_MD_CTX_new()) != NULL) {
+		if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+		    EVP_DigestUpdate(c, cs->text[CA_USER],
+			cs->textlen[CA_USER]) != 1 ||
+		    EVP_DigestUpdate(c, cs->text[CA_HOST],
+			cs->textlen[CA_HOST]) != 1 ||
+		    EVP_DigestFinal_ex(c, md, &mdlen) != 1)
+			memset(md, 0, sizeof(md));
+		EVP_MD_CTX_free(c);
+	}
+	n = snprintf(buf, len, "\"krl-%" PRIu64 "-", gen);
+	for (i = 0; i < 8 && n > 0 && (size_t)n + 3 < len; i++)
+		n += snprintf(buf + n, len - (size_t)n, "%02x", md[i]);
+	if (n > 0 && (size_t)n + 2 <= len)
+		snprintf(buf + n, len - (size_t)n, "\"");
+}
+
 static void
 h_krl(struct rq *r)
 {
@@ -1469,13 +1529,17 @@ h_krl(struct rq *r)
 		fail_db(r, e, "KRL generation");
 		return;
 	}
-	snprintf(tag, sizeof(tag), "\"krl-%" PRIu64 "\"", gen);
+	/*
+	 * The tag names the revocations and the CA keys they apply to: a
+	 * rotation changes the KRL (and its tag) with no new revocation.
+	 */
+	cs = rq_cas(r);
+	krl_tag(cs, gen, tag, sizeof(tag));
 	if (etag_matches(r, tag)) {
 		resp_set(r->resp, 304, CT_OCTET, NULL, 0);
 		snprintf(r->resp->etag, sizeof(r->resp->etag), "%s", tag);
 		return;
 	}
-	cs = rq_cas(r);
 	pthread_mutex_lock(&api->krl_lock);
 	if (!api->have_krl || api->krl_gen != gen || api->krl_seq != cs->seq) {
 		e = gw_krl_build(r->t->db, cs->all, cs->nall, r->now, &krl,
@@ -1496,8 +1560,7 @@ h_krl(struct rq *r)
 	resp_copy(r->resp, 200, CT_OCTET, api->krl, api->krl_len);
 	pthread_mutex_unlock(&api->krl_lock);
 	if (r->resp->status == 200)
-		snprintf(r->resp->etag, sizeof(r->resp->etag),
-		    "\"krl-%" PRIu64 "\"", gen);
+		krl_tag(cs, gen, r->resp->etag, sizeof(r->resp->etag));
 }
 
 /* ---------------------------------------------------------------- user certs */
@@ -1577,6 +1640,8 @@ h_cert_user(struct rq *r)
 		audit(r, "cert.user", user, "user disabled", NULL);
 		goto out;
 	}
+	if (check_not_revoked(r, key, 0, "cert.user", user, "public_key") != 0)
+		goto out;
 	one[0] = (char *)(uintptr_t)user;
 	if (rq_issue(r, SSHCERT_USER, user, key,
 		v[F_PRINC].set ? v[F_PRINC].v : one,
@@ -1881,6 +1946,10 @@ h_renew(struct rq *r)
 		    trasa_strerror(e));
 		goto out;
 	}
+	/* A revoked host key or certificate is not renewed. */
+	if (check_not_revoked(r, key, h->cert_serial, "host.renew", host,
+		"hostname") != 0)
+		goto out;
 	if ((data = tbuf_new()) == NULL ||
 	    (e = tbuf_put_cstring(data, RENEW_CONTEXT)) != 0 ||
 	    (e = tbuf_put_cstring(data, host)) != 0 ||
@@ -2359,7 +2428,7 @@ h_nix(struct rq *r)
 	size_t slen = 0, i;
 	char *name = NULL, detail[MAX_NAME * 2 + 128];
 	const char *reason = NULL, *tid, *otp;
-	int e;
+	int e, ok, pos = 0;
 
 	memset(v, 0, sizeof(v));
 	if (rq_db(r) != 0)
@@ -2419,10 +2488,29 @@ h_nix(struct rq *r)
 		fail_db(r, e, "totp secret");
 		goto out;
 	}
-	if (strlen(otp) != 6 || strspn(otp, "0123456789") != 6 ||
-	    oath_totp_validate((const char *)secret, slen, (time_t)r->now,
-		TOTP_STEP, 0, TOTP_WINDOW, otp) < 0)
+	/* Locked out after repeated failures: not even checked. */
+	if ((e = gw_db_totp_locked(r->t->db, tid, r->now)) != 0) {
+		if (e != TRASA_ERR_TOO_MANY) {
+			fail_db(r, e, "totp state");
+			goto out;
+		}
+		reason = "too many failed attempts, try later";
+		goto decided;
+	}
+	ok = strlen(otp) == 6 && strspn(otp, "0123456789") == 6 &&
+	    oath_totp_validate2((const char *)secret, slen, (time_t)r->now,
+		TOTP_STEP, 0, TOTP_WINDOW, &pos, otp) >= 0;
+	/* Each code is good once (RFC 6238 5.2); failures are counted. */
+	e = gw_db_totp_result(r->t->db, tid, r->now, ok,
+	    (uint64_t)((int64_t)(r->now / TOTP_STEP) + (ok ? pos : 0)));
+	if (e != 0 && e != TRASA_ERR_EXISTS) {
+		fail_db(r, e, "totp state");
+		goto out;
+	}
+	if (!ok)
 		reason = "invalid totp";
+	else if (e == TRASA_ERR_EXISTS)
+		reason = "totp code already used";
 decided:
 	audit(r, "auth.2fa", tid, reason == NULL ? "ok" : reason, "%s", detail);
 	if (reason == NULL)

@@ -44,6 +44,15 @@
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The TOTP state of each user: the last time step accepted (a code is
+ * good once) and consecutive failures (locked out for a while after
+ * TOTP_MAX_FAILURES). */
+static const char totp_sql[] =
+    "CREATE TABLE IF NOT EXISTS totp_state("
+    " user TEXT PRIMARY KEY, last_step INTEGER NOT NULL DEFAULT 0,"
+    " failures INTEGER NOT NULL DEFAULT 0,"
+    " locked_until INTEGER NOT NULL DEFAULT 0);";
+
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta("
     " key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
@@ -864,6 +873,9 @@ setup(struct gw_db *db, int flags)
 		    version, SCHEMA_VERSION);
 		return TRASA_ERR_UNSUPPORTED;
 	}
+	/* Added after version 1's first release: made when missing. */
+	if (sqlite3_exec(db->h, totp_sql, NULL, NULL, NULL) != SQLITE_OK)
+		return set_err(db, "creating the TOTP table");
 	return 0;
 }
 
@@ -2451,6 +2463,123 @@ gw_db_revoke(struct gw_db *db, enum gw_revoke_kind kind, const char *value,
 		e = tx_end(db, revoke_tx(db, kind, value, actor));
 	free(line);
 	return e;
+}
+
+int
+gw_db_revoked(struct gw_db *db, enum gw_revoke_kind kind, const char *value,
+    int *revoked)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (db == NULL || value == NULL || revoked == NULL)
+		return TRASA_ERR_INVALID_ARG;
+	if (sqlite3_prepare_v2(db->h,
+		"SELECT 1 FROM revocations WHERE kind = ?1 AND value = ?2", -1,
+		&s, NULL) != SQLITE_OK)
+		return set_err(db, "revocations");
+	sqlite3_bind_int(s, 1, (int)kind);
+	bind_text(s, 2, value);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return set_err(db, "revocations");
+	*revoked = rc == SQLITE_ROW;
+	return 0;
+}
+
+/* Run one statement of the TOTP table with user and numbers bound. */
+static int
+totp_exec(struct gw_db *db, const char *sql, const char *user, uint64_t a,
+    uint64_t b, uint64_t *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) != SQLITE_OK)
+		return set_err(db, "TOTP state");
+	bind_text(s, 1, user);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)a);
+	if (sqlite3_bind_parameter_count(s) >= 3)
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)b);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && out != NULL)
+		*out = col_u64(s, 0);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return set_err(db, "TOTP state");
+	return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int
+gw_db_totp_locked(struct gw_db *db, const char *user, uint64_t now)
+{
+	uint64_t until = 0;
+	int r;
+
+	if (db == NULL || user == NULL)
+		return TRASA_ERR_INVALID_ARG;
+	r = totp_exec(db, "SELECT locked_until FROM totp_state WHERE user = ?1",
+	    user, 0, 0, &until);
+	if (r < 0)
+		return r;
+	return r == 1 && until > now ? TRASA_ERR_TOO_MANY : 0;
+}
+
+static int
+totp_result_tx(struct gw_db *db, const char *user, uint64_t now, int ok,
+    uint64_t step)
+{
+	uint64_t last = 0, failures = 0;
+	int r;
+
+	if ((r = totp_exec(db,
+		 "INSERT OR IGNORE INTO totp_state(user) VALUES (?1)", user, 0,
+		 0, NULL)) < 0)
+		return r;
+	if ((r = totp_exec(db,
+		 "SELECT last_step FROM totp_state WHERE user = ?1", user, 0, 0,
+		 &last)) < 0)
+		return r;
+	if (ok && step > last)
+		return totp_exec(db,
+			   "UPDATE totp_state SET last_step = ?2, failures = ?3 "
+			   "WHERE user = ?1",
+			   user, step, 0, NULL) < 0 ?
+		    TRASA_ERR_IO :
+		    0;
+	/* A failure, or a code already used: one more failure. */
+	if ((r = totp_exec(db,
+		 "UPDATE totp_state SET failures = failures + 1 WHERE "
+		 "user = ?1 RETURNING failures",
+		 user, 0, 0, &failures)) < 0)
+		return r;
+	if (failures >= GW_TOTP_MAX_FAILURES &&
+	    totp_exec(db,
+		"UPDATE totp_state SET failures = 0, locked_until = ?2 "
+		"WHERE user = ?1",
+		user, now + GW_TOTP_LOCKOUT, 0, NULL) < 0)
+		return TRASA_ERR_IO;
+	/* Commit the count; say why the code was refused. */
+	return ok ? 1 : 0;
+}
+
+int
+gw_db_totp_result(struct gw_db *db, const char *user, uint64_t now, int ok,
+    uint64_t step)
+{
+	int e, r;
+
+	if (db == NULL || user == NULL)
+		return TRASA_ERR_INVALID_ARG;
+	if ((e = tx_begin(db)) != 0)
+		return e;
+	r = totp_result_tx(db, user, now, ok, step);
+	e = tx_end(db, r < 0 ? r : 0);
+	if (e != 0)
+		return e;
+	return r == 1 ? TRASA_ERR_EXISTS : 0;
 }
 
 void

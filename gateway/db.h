@@ -98,6 +98,20 @@ int gw_db_user_set_totp(struct gw_db *db, const char *name,
 int gw_db_user_get_totp(struct gw_db *db, const char *name, uint8_t **out,
     size_t *len);
 
+/*
+ * TOTP attempts (RFC 6238 section 5.2): a code is accepted once, and
+ * GW_TOTP_MAX_FAILURES failures in a row lock the user out of TOTP for
+ * GW_TOTP_LOCKOUT seconds. gw_db_totp_locked(): TRASA_ERR_TOO_MANY while
+ * locked out. gw_db_totp_result() records a verdict (ok: the code matched
+ * time step STEP): TRASA_ERR_EXISTS when that step or a later one was
+ * already used (a replay, counted as a failure).
+ */
+#define GW_TOTP_MAX_FAILURES 5
+#define GW_TOTP_LOCKOUT 60u
+int gw_db_totp_locked(struct gw_db *db, const char *user, uint64_t now);
+int gw_db_totp_result(struct gw_db *db, const char *user, uint64_t now,
+    int ok, uint64_t step);
+
 /* ------------------------------------------------------------- groups */
 
 struct gw_group {
@@ -230,6 +244,10 @@ struct gw_revocation {
 int gw_db_revocations(struct gw_db *db, struct gw_revocation **out, size_t *n,
     uint64_t *generation);
 void gw_revocations_free(struct gw_revocation *r, size_t n);
+/* *revoked = 1 when VALUE (canonical: decimal serial, key ID, or "TYPE
+ * BASE64" without comment) is revoked as KIND. */
+int gw_db_revoked(struct gw_db *db, enum gw_revoke_kind kind,
+    const char *value, int *revoked);
 /* Grows with every revocation (KRL version and ETag). */
 int gw_db_krl_generation(struct gw_db *db, uint64_t *out);
 

@@ -902,9 +902,14 @@ send_body(struct MHD_Connection *conn, const char *method, unsigned status,
 	    (disposition != NULL && disposition[0] != '\0' &&
 		MHD_add_response_header(r, "Content-Disposition",
 		    disposition) != MHD_YES) ||
-	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
-		    "no-store") != MHD_YES) ||
+	    /* Nothing is kept by caches (the zip holds a private key),
+	     * except what carries an ETag, revalidated every time. */
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		etag != NULL && etag[0] != '\0' &&
+			(strcmp(method, "GET") == 0 ||
+			    strcmp(method, "HEAD") == 0) ?
+		    "no-cache" :
+		    "no-store") != MHD_YES ||
 	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") !=
 		MHD_YES) {
 		MHD_destroy_response(r);

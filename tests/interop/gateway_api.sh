@@ -340,7 +340,7 @@ application/octet-stream*) ;;
 esac
 cp "$T/body" "$T/krl0"
 ETAG_KRL0=$(hdr ETag)
-[[ $ETAG_KRL0 =~ ^\"krl-[0-9]+\"$ ]] || { dump; fail "/v1/krl: ETag '$ETAG_KRL0'"; }
+[[ $ETAG_KRL0 =~ ^\"krl-[0-9]+-[0-9a-f]{16}\"$ ]] || { dump; fail "/v1/krl: ETag '$ETAG_KRL0'"; }
 [ "$(head -c 6 "$T/krl0")" = SSHKRL ] || fail "/v1/krl: no SSHKRL magic"
 "$SSH_KEYGEN" -Q -f "$T/krl0" "$T/alice.pub" >/dev/null ||
     fail "ssh-keygen -Q cannot read /v1/krl or finds alice's key revoked"
@@ -477,6 +477,13 @@ challenge web1.example.com
 post /v1/hosts/renew "$(renew_json web1.example.com "$CHAL" "bm90IGEgc2lnbmF0dXJl")"
 in_range 400 499 "renewal with garbage signature"
 expect_error "$CODE" "" "renewal with a garbage signature refused"
+
+# A revoked host key is not renewed, even with a good signature.
+gw cert revoke --key "$T/web1.pub" >/dev/null || fail "cert revoke --key web1"
+challenge web1.example.com
+SIG=$(renew_sig "$T/web1.pem" web1.example.com "$CHAL")
+post /v1/hosts/renew "$(renew_json web1.example.com "$CHAL" "$SIG")"
+expect_error 403 hostname "renewal of a revoked host key refused"
 
 post /v1/hosts/challenge '{"hostname": "nosuch.example.com"}'
 in_range 400 499 "challenge for unknown host"
@@ -786,6 +793,9 @@ expect_error "$CODE" "" "hostcert.zip for a host name with a blank"
 # CA rotation takes effect without a restart (within ~1 s): both keys
 # served, the new one first, and new certificates come from it.
 cp "$USER_CA" "$T/user_ca.old.pub"
+get /v1/krl
+expect 200 "GET /v1/krl before rotation"
+ETAG_KRL_OLD=$(hdr ETag)
 gw ca rotate user >/dev/null || fail "ca rotate user failed"
 # The gateway looks at STATE/ca at most once a second.
 for _ in $(seq 1 30); do
@@ -805,6 +815,12 @@ jq -r .certificate "$T/body" >"$T/alice3-cert.pub"
 check_cert "$T/alice3-cert.pub" user "$(jnum "$T/body" serial)" alice \
     "$T/alice.pub" "$USER_CA"
 pass "ca rotate user: /v1/ca/user serves new + previous key, issuance uses the new one"
+# The KRL covers the new key too: its tag changes, an old tag gets the
+# new KRL rather than a 304.
+get /v1/krl "" -H "If-None-Match: $ETAG_KRL_OLD"
+expect 200 "GET /v1/krl with the pre-rotation ETag"
+[ "$(hdr ETag)" != "$ETAG_KRL_OLD" ] || fail "/v1/krl: same ETag after a CA rotation"
+pass "/v1/krl: new ETag after the rotation ($ETAG_KRL_OLD -> $(hdr ETag))"
 
 # ---------------------------------------------------------------- kill -9 mid-burst
 mkdir -p "$T/burst"

@@ -1276,6 +1276,36 @@ test_nix(void **unused)
 	    "\"trasaID\": \"alice\", \"totpCode\": \"12345a\"}",
 	    host_cred);
 	nix_expect(body, "failed", "invalid totp");
+	/* The code that worked is not good a second time (RFC 6238 5.2). */
+	snprintf(body, sizeof(body),
+	    "{\"serviceID\": \"web1\", \"serviceKey\": \"%s\", "
+	    "\"trasaID\": \"alice\", \"totpCode\": \"%s\"}",
+	    host_cred, otp);
+	nix_expect(body, "failed", "totp code already used");
+	/* Five failures in a row (the bad code, "12345a", the replay and
+	 * two more) lock alice's TOTP: even the next step's good code is
+	 * refused unchecked. */
+	snprintf(body, sizeof(body),
+	    "{\"serviceID\": \"web1\", \"serviceKey\": \"%s\", "
+	    "\"trasaID\": \"alice\", \"totpCode\": \"%s\"}",
+	    host_cred, bad);
+	nix_expect(body, "failed", "invalid totp");
+	nix_expect(body, "failed", "invalid totp");
+	assert_int_equal(oath_totp_generate((const char *)secret,
+			     sizeof(secret), now + 30, 30, 0, 6, otp),
+	    OATH_OK);
+	snprintf(body, sizeof(body),
+	    "{\"serviceID\": \"web1\", \"serviceKey\": \"%s\", "
+	    "\"trasaID\": \"alice\", \"totpCode\": \"%s\"}",
+	    host_cred, otp);
+	nix_expect(body, "failed", "too many failed attempts, try later");
+	db = db_open();
+	assert_int_equal(gw_db_totp_locked(db, "alice", (uint64_t)now),
+	    TRASA_ERR_TOO_MANY);
+	assert_int_equal(gw_db_totp_locked(db, "alice",
+			     (uint64_t)now + GW_TOTP_LOCKOUT + 5),
+	    0);
+	gw_db_close(db);
 	/* Malformed requests. */
 	c.body = "{\"serviceID\": \"web1\"}";
 	expect_error(&c, 400, "serviceKey", NULL);
