@@ -729,6 +729,11 @@ post /auth/agent/nix "$(nix_json "$CRED" "$CODE_NOW")"
 expect 200 "/auth/agent/nix with the current TOTP"
 [ "$(jq -r .status "$T/body")" = success ] || { dump; fail "/auth/agent/nix: not success"; }
 pass "/auth/agent/nix: TOTP $CODE_NOW -> success"
+post /auth/agent/nix "$(nix_json "$CRED" "$CODE_NOW")"
+expect 200 "/auth/agent/nix with the same TOTP again"
+[ "$(jq -r .reason "$T/body")" = "totp code already used" ] ||
+    { dump; fail "/auth/agent/nix: a TOTP code was accepted twice"; }
+pass "/auth/agent/nix: the same TOTP again -> failed (already used)"
 bad=$CODE_NOW
 window=" $(totp "$SECRET" -1) $CODE_NOW $(totp "$SECRET" 1) "
 while [[ $window == *" $bad "* ]]; do
