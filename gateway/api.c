@@ -1565,6 +1565,46 @@ h_krl(struct rq *r)
 
 /* ---------------------------------------------------------------- user certs */
 
+/*
+ * Parse the body against spec and check the name in field idx (a user or
+ * host name): the name, or NULL with a 400 answered and the refusal
+ * audited as event.
+ */
+static const char *
+parse_named(struct rq *r, const char *event, const struct fspec *spec, size_t n,
+    struct fval *v, size_t idx)
+{
+	if (parse_body(r, spec, n, v) != 0) {
+		audit(r, event, "", "bad request", NULL);
+		return NULL;
+	}
+	if (check_name(r, spec[idx].name, v[idx].s) != 0) {
+		audit(r, event, "", "bad request", "bad %s", spec[idx].name);
+		return NULL;
+	}
+	return v[idx].s;
+}
+
+/*
+ * The "ttl" field f, else def; 1..max seconds, or -1 with a 400 answered
+ * and the refusal audited as event about subject.
+ */
+static int
+req_ttl(struct rq *r, const char *event, const char *subject,
+    const struct fval *f, uint64_t def, uint64_t max, uint64_t *out)
+{
+	uint64_t ttl = f->set ? f->u : def;
+
+	if (ttl == 0 || ttl > max) {
+		resp_error(r->resp, 400, "ttl",
+		    "ttl: must be 1..%" PRIu64 " seconds", max);
+		audit(r, event, subject, "bad request", "ttl %" PRIu64, ttl);
+		return -1;
+	}
+	*out = ttl;
+	return 0;
+}
+
 static void
 h_cert_user(struct rq *r)
 {
@@ -1593,23 +1633,10 @@ h_cert_user(struct rq *r)
 	memset(v, 0, sizeof(v));
 	if (rq_db(r) != 0 || auth_admin(r, "cert.user") != 0)
 		goto out;
-	if (parse_body(r, spec, NF, v) != 0) {
-		audit(r, "cert.user", "", "bad request", NULL);
+	if ((user = parse_named(r, "cert.user", spec, NF, v, F_USER)) == NULL ||
+	    req_ttl(r, "cert.user", user, &v[F_TTL], r->cfg->user_ttl,
+		r->cfg->user_max_ttl, &ttl) != 0)
 		goto out;
-	}
-	user = v[F_USER].s;
-	if (check_name(r, "user", user) != 0) {
-		audit(r, "cert.user", "", "bad request", "bad user name");
-		goto out;
-	}
-	ttl = v[F_TTL].set ? v[F_TTL].u : r->cfg->user_ttl;
-	if (ttl > r->cfg->user_max_ttl || ttl == 0) {
-		resp_error(r->resp, 400, "ttl",
-		    "ttl: must be 1..%" PRIu64 " seconds",
-		    r->cfg->user_max_ttl);
-		audit(r, "cert.user", user, "bad request", "ttl %" PRIu64, ttl);
-		goto out;
-	}
 	if (parse_pubkey(r, v[F_KEY].s, &key) != 0) {
 		audit(r, "cert.user", user, "bad request", "bad public_key");
 		goto out;
@@ -1705,15 +1732,8 @@ h_enroll(struct rq *r)
 	cred[0] = '\0';
 	if (rq_db(r) != 0)
 		goto out;
-	if (parse_body(r, spec, NF, v) != 0) {
-		audit(r, "host.enroll", "", "bad request", NULL);
+	if ((host = parse_named(r, "host.enroll", spec, NF, v, F_HOST)) == NULL)
 		goto out;
-	}
-	host = v[F_HOST].s;
-	if (check_name(r, "hostname", host) != 0) {
-		audit(r, "host.enroll", "", "bad request", "bad hostname");
-		goto out;
-	}
 	gw_secret_hash(v[F_TOKEN].s, strlen(v[F_TOKEN].s), thash);
 	e = gw_db_token_peek(r->t->db, thash, r->now, &thost, &tprinc,
 	    &ntprinc);
@@ -1831,12 +1851,7 @@ h_challenge(struct rq *r)
 	memset(v, 0, sizeof(v));
 	if (rq_db(r) != 0)
 		goto out;
-	if (parse_body(r, spec, 1, v) != 0) {
-		audit(r, "host.challenge", "", "bad request", NULL);
-		goto out;
-	}
-	host = v[0].s;
-	if (check_name(r, "hostname", host) != 0)
+	if ((host = parse_named(r, "host.challenge", spec, 1, v, 0)) == NULL)
 		goto out;
 	e = gw_db_host_get(r->t->db, host, &h);
 	if (e == TRASA_ERR_NOT_FOUND || (e == 0 && h->public_key == NULL)) {
@@ -1897,15 +1912,8 @@ h_renew(struct rq *r)
 	memset(v, 0, sizeof(v));
 	if (rq_db(r) != 0)
 		goto out;
-	if (parse_body(r, spec, NF, v) != 0) {
-		audit(r, "host.renew", "", "bad request", NULL);
+	if ((host = parse_named(r, "host.renew", spec, NF, v, F_HOST)) == NULL)
 		goto out;
-	}
-	host = v[F_HOST].s;
-	if (check_name(r, "hostname", host) != 0) {
-		audit(r, "host.renew", "", "bad request", "bad hostname");
-		goto out;
-	}
 	snprintf(r->actor, sizeof(r->actor), "host:%s", host);
 	e = gw_db_host_get(r->t->db, host, &h);
 	if (e == TRASA_ERR_NOT_FOUND || (e == 0 && h->public_key == NULL)) {
@@ -2014,24 +2022,11 @@ h_tokens(struct rq *r)
 	tok[0] = '\0';
 	if (rq_db(r) != 0 || auth_admin(r, "host.token") != 0)
 		goto out;
-	if (parse_body(r, spec, NF, v) != 0) {
-		audit(r, "host.token", "", "bad request", NULL);
+	if ((host = parse_named(r, "host.token", spec, NF, v, F_HOST)) ==
+		NULL ||
+	    req_ttl(r, "host.token", host, &v[F_TTL], r->cfg->token_ttl,
+		r->cfg->token_max_ttl, &ttl) != 0)
 		goto out;
-	}
-	host = v[F_HOST].s;
-	if (check_name(r, "hostname", host) != 0) {
-		audit(r, "host.token", "", "bad request", "bad hostname");
-		goto out;
-	}
-	ttl = v[F_TTL].set ? v[F_TTL].u : r->cfg->token_ttl;
-	if (ttl == 0 || ttl > r->cfg->token_max_ttl) {
-		resp_error(r->resp, 400, "ttl",
-		    "ttl: must be 1..%" PRIu64 " seconds",
-		    r->cfg->token_max_ttl);
-		audit(r, "host.token", host, "bad request", "ttl %" PRIu64,
-		    ttl);
-		goto out;
-	}
 	if ((e = gw_secret_new(tok, hash)) != 0) {
 		resp_error(r->resp, 500, NULL, "internal error: %s",
 		    trasa_strerror(e));

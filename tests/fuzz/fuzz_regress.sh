@@ -19,7 +19,7 @@ if ! [[ $mutations =~ ^[0-9]+$ && $seed =~ ^[0-9]+$ ]]; then
 	echo "FAIL: FUZZ_MUTATIONS and FUZZ_SEED must be numbers" >&2
 	exit 1
 fi
-harnesses="pubkey cert krl privkey api"
+harnesses="pubkey cert krl privkey api conf"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/trasa-fuzzreg.XXXXXX")
 trap 'kill $(jobs -p) 2>/dev/null; wait; rm -rf "$work"' EXIT

@@ -9,6 +9,7 @@
 #   OUTDIR/api/      HTTPS API request bodies for fuzz_api.c: the first
 #                    byte picks the endpoint, placeholders (@TOKEN@...)
 #                    are filled in by the harness
+#   OUTDIR/conf/     gateway.conf files for fuzz_conf.c
 #   OUTDIR/privkey/  private keys: openssh-key-v1, PKCS#8 (plain and
 #                    encrypted with passphrase "x"), traditional PEM
 #
@@ -23,7 +24,8 @@ out=$1
 keygen=${SSH_KEYGEN:-ssh-keygen}
 openssl=${OPENSSL:-openssl}
 
-mkdir -p "$out/pubkey" "$out/cert" "$out/krl" "$out/privkey" "$out/api"
+mkdir -p "$out/pubkey" "$out/cert" "$out/krl" "$out/privkey" "$out/api" \
+    "$out/conf"
 work=$(mktemp -d "${TMPDIR:-/tmp}/trasa-corpus.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 1' HUP INT TERM
@@ -494,5 +496,41 @@ api nix-disabled 03 '{"serviceID": "fuzzhost",' \
     '"totpCode": "@TOTP@"}'
 api empty 03 ''
 api notjson 00 'token=x&hostname=y'
+
+# --------------------------------------------------------------- gateway.conf
+# fuzz_conf.c: whole configuration files, good and bad.
+cat >"$out/conf/full" <<'CONF'
+; every key
+[server]
+listen = [::1]:9443
+state_dir = /srv/trasa
+tls_cert = /etc/trasa/tls.crt
+tls_key = /etc/trasa/tls.key
+threads = 4
+[ca]
+passphrase_file = /etc/trasa/pass
+[users]
+uid_min = 5000
+uid_max = 5999
+gid_min = 6000
+gid_max = 6999
+home_base = /srv/home
+shell = /bin/sh
+[certs]
+user_ttl = 10m
+user_max_ttl = 2h
+host_ttl = 7d
+host_max_ttl = 2w
+max_principals = 8
+[hosts]
+token_ttl = 900
+token_max_ttl = 1d
+CONF
+printf '[server]\nlisten = 127.0.0.1:8443\n' >"$out/conf/small"
+printf '[users]\nuid_min = 9000\nuid_max = 8000\n' >"$out/conf/range"
+printf '[certs]\nuser_ttl = 2h\nuser_max_ttl = 1h\n' >"$out/conf/ttl"
+printf '[nope]\nx = 1\n' >"$out/conf/section"
+printf 'just text\n' >"$out/conf/text"
+: >"$out/conf/empty"
 
 exit 0
