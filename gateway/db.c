@@ -189,6 +189,7 @@ enum stid {
 	ST_ADMIN_REVOKE,
 	ST_ADMIN_CHECK,
 	ST_ADMIN_LIST,
+	ST_REVOKED,
 	ST_COUNT
 };
 
@@ -297,6 +298,8 @@ static const char *const st_sql[ST_COUNT] = {
 			 "VALUES(?1, ?2, ?3)",
 	[ST_ADMIN_REVOKE] = "UPDATE admin_tokens SET revoked = 1 WHERE "
 			    "name = ?1 AND revoked = 0",
+	[ST_REVOKED] = "SELECT 1 FROM revocations WHERE kind = ?1 AND "
+		       "value = ?2",
 	[ST_ADMIN_LIST] = "SELECT name, created FROM admin_tokens WHERE "
 			  "revoked = 0 ORDER BY name",
 	[ST_ADMIN_CHECK] = "SELECT name FROM admin_tokens WHERE hash = ?1 "
@@ -2469,22 +2472,20 @@ int
 gw_db_revoked(struct gw_db *db, enum gw_revoke_kind kind, const char *value,
     int *revoked)
 {
-	sqlite3_stmt *s = NULL;
-	int rc;
+	sqlite3_stmt *s;
+	int r;
 
 	if (db == NULL || value == NULL || revoked == NULL)
 		return TRASA_ERR_INVALID_ARG;
-	if (sqlite3_prepare_v2(db->h,
-		"SELECT 1 FROM revocations WHERE kind = ?1 AND value = ?2", -1,
-		&s, NULL) != SQLITE_OK)
-		return set_err(db, "revocations");
+	if ((s = st(db, ST_REVOKED)) == NULL)
+		return TRASA_ERR_IO;
 	sqlite3_bind_int(s, 1, (int)kind);
 	bind_text(s, 2, value);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return set_err(db, "revocations");
-	*revoked = rc == SQLITE_ROW;
+	r = step_row(db, s);
+	release(db);
+	if (r < 0)
+		return r;
+	*revoked = r == 1;
 	return 0;
 }
 

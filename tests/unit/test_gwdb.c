@@ -810,6 +810,30 @@ test_revocations(void **state)
 	assert_int_equal(gw_db_revoke(c->db, GW_REVOKE_KEY, line, "admin:a"),
 	    0);
 	assert_int_equal(krlgen(c->db), g0 + 3);
+	/* Asked back, in canonical form. */
+	{
+		int rv = -1;
+
+		assert_int_equal(gw_db_revoked(c->db, GW_REVOKE_KEY, line, &rv),
+		    0);
+		assert_int_equal(rv, 1);
+		assert_int_equal(gw_db_revoked(c->db, GW_REVOKE_SERIAL, "7",
+				     &rv),
+		    0);
+		assert_int_equal(rv, 1);
+		assert_int_equal(gw_db_revoked(c->db, GW_REVOKE_SERIAL, "8",
+				     &rv),
+		    0);
+		assert_int_equal(rv, 0);
+		assert_int_equal(gw_db_revoked(c->db, GW_REVOKE_KEY_ID,
+				     "trasa:bob:1", &rv),
+		    0);
+		assert_int_equal(rv, 1);
+		assert_int_equal(gw_db_revoked(c->db, GW_REVOKE_KEY_ID,
+				     "trasa:bob:2", &rv),
+		    0);
+		assert_int_equal(rv, 0);
+	}
 	assert_int_equal(gw_db_revoke(c->db, GW_REVOKE_KEY,
 			     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA x", "cli"),
 	    TRASA_ERR_INVALID_ARG);
